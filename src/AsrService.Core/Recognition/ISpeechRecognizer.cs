@@ -1,0 +1,30 @@
+namespace AsrService.Core.Recognition;
+
+/// <summary>
+/// A speech recognizer shared by all streams: it holds the model sessions and the tokenizer and is thread-safe.
+/// Per-utterance mutable state (buffers, caches) lives in the <see cref="IRecognizerSession"/> it creates.
+/// </summary>
+public interface ISpeechRecognizer : IDisposable
+{
+    /// <summary>A short name of the loaded model, e.g. "moonshine-tiny-int8".</summary>
+    string ModelName { get; }
+
+    /// <summary>Where the model runs, e.g. "cpu" or "cuda".</summary>
+    string ExecutionProvider { get; }
+
+    /// <summary>Creates the per-stream decoding state. Buffers are sized once, here.</summary>
+    IRecognizerSession CreateSession();
+}
+
+/// <summary>Decodes speech segments for one stream. Not thread-safe.</summary>
+public interface IRecognizerSession : IDisposable
+{
+    /// <summary>Decodes one segment of 16 kHz mono speech from scratch.</summary>
+    RecognitionResult Recognize(ReadOnlySpan<float> samples, CancellationToken cancellationToken = default);
+}
+
+/// <summary>The text of one segment with its token ids and a confidence from the token log-probabilities.</summary>
+public sealed record RecognitionResult(string Text, IReadOnlyList<int> TokenIds, float Confidence)
+{
+    public static RecognitionResult Empty { get; } = new(string.Empty, Array.Empty<int>(), 0f);
+}
