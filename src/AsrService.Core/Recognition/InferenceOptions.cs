@@ -1,0 +1,39 @@
+namespace AsrService.Core.Recognition;
+
+/// <summary>Where models run.</summary>
+public enum ExecutionProviderKind
+{
+    /// <summary>ONNX Runtime's CPU provider.</summary>
+    Cpu,
+
+    /// <summary>NVIDIA CUDA through ONNX Runtime's CUDA plugin provider; fails if CUDA cannot be loaded.</summary>
+    Cuda,
+
+    /// <summary>CUDA when it loads, otherwise CPU.</summary>
+    Auto,
+}
+
+/// <summary>How model sessions are created: the execution provider and the threads each run may use.</summary>
+public sealed class InferenceOptions
+{
+    /// <summary>Threads one ONNX Runtime run may use (intra-op). Default: all cores, which suits one stream at a time.</summary>
+    public int IntraOpThreads { get; set; } = Environment.ProcessorCount;
+
+    public ExecutionProviderKind Provider { get; set; } = ExecutionProviderKind.Cpu;
+
+    /// <summary>Decoding stops after this many tokens per second of audio: a guard against a decoder that loops.</summary>
+    public double MaxTokensPerSecond { get; set; } = 6.5;
+
+    public void Validate()
+    {
+        if (IntraOpThreads is < 1 or > 256)
+        {
+            throw new ArgumentException($"threads must be between 1 and 256, got {IntraOpThreads}");
+        }
+
+        if (MaxTokensPerSecond is <= 0 or > 100)
+        {
+            throw new ArgumentException($"max tokens per second must be in (0, 100], got {MaxTokensPerSecond}");
+        }
+    }
+}

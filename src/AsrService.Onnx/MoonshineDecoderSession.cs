@@ -1,0 +1,171 @@
+using System.Numerics.Tensors;
+using AsrService.Core.Recognition;
+using Microsoft.ML.OnnxRuntime;
+
+namespace AsrService.Onnx;
+
+/// <summary>
+/// One stream's decoding state for Moonshine: the encoder runs once per segment, then the merged decoder runs once
+/// per token. The first decoder call (use_cache_branch = false) computes the cross-attention keys and values from
+/// the encoder output; every later call (use_cache_branch = true) takes the previous call's present self-attention
+/// caches as its past ones. Those caches are ONNX Runtime's own output buffers handed straight back as inputs, so
+/// nothing is copied between steps; only the step's single token id is written, into a buffer the input tensor wraps.
+/// </summary>
+internal sealed class MoonshineDecoderSession : IRecognizerSession
+{
+    // The encoder's output length is floor(floor(floor((n - 127) / 64) / 3) / 2) - 1 frames; below about 900
+    // samples it is empty. Shorter segments are padded with silence to this many samples.
+    private const int MinimumSamples = 4_000;
+    private const int SampleRate = 16_000;
+    private const int MinimumTokenBudget = 8;
+
+    private readonly MoonshineRecognizer _model;
+    private readonly MoonshineLayout _layout;
+    private readonly RunOptions _runOptions = new();
+    private readonly long[] _tokenId = new long[1];
+    private readonly OrtValue _tokenValue;
+    private readonly OrtValue _noCache;
+    private readonly OrtValue _useCache;
+    private readonly OrtValue _emptyCache;
+    private readonly string[] _inputNames;
+    private readonly OrtValue[] _inputs;
+    private readonly string[] _firstOutputNames;
+    private readonly string[] _stepOutputNames;
+    private readonly float[] _scratch;
+    private readonly List<int> _tokens = new(256);
+    private float[] _audio = new float[SampleRate * 30];
+
+    // Positions in _inputs.
+    private const int TokenInput = 0;
+    private const int EncoderInput = 1;
+    private const int CacheBranchInput = 2;
+    private const int FirstPastInput = 3;
+
+    public MoonshineDecoderSession(MoonshineRecognizer model)
+    {
+        _model = model;
+        _layout = model.Layout;
+        _tokenValue = OrtValue.CreateTensorValueFromMemory(_tokenId, [1, 1]);
+        _noCache = OrtValue.CreateTensorValueFromMemory(new[] { false }, [1]);
+        _useCache = OrtValue.CreateTensorValueFromMemory(new[] { true }, [1]);
+        _emptyCache = OrtValue.CreateAllocatedTensorValue(
+            OrtAllocator.DefaultInstance, Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float, [1, _layout.Heads, 0, _layout.HeadSize]);
+
+        _inputNames = ["input_ids", "encoder_hidden_states", "use_cache_branch", .. _layout.PastDecoderNames, .. _layout.PastEncoderNames];
+        _inputs = new OrtValue[_inputNames.Length];
+        _firstOutputNames = ["logits", .. _layout.PresentDecoderNames, .. _layout.PresentEncoderNames];
+        _stepOutputNames = ["logits", .. _layout.PresentDecoderNames];
+        _scratch = new float[_layout.VocabularySize];
+    }
+
+    public RecognitionResult Recognize(ReadOnlySpan<float> samples, CancellationToken cancellationToken = default)
+    {
+        if (samples.IsEmpty)
+        {
+            return RecognitionResult.Empty;
+        }
+
+        var length = Math.Max(samples.Length, MinimumSamples);
+        if (_audio.Length < length)
+        {
+            _audio = new float[length];
+        }
+
+        samples.CopyTo(_audio);
+        _audio.AsSpan(samples.Length, length - samples.Length).Clear();
+
+        using var audioValue = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _audio.AsMemory(0, length), [1, length]);
+        using var encoded = _model.Encoder.Run(_runOptions, s_encoderInputNames, [audioValue], s_encoderOutputNames);
+
+        var maxTokens = Math.Max(MinimumTokenBudget, (int)Math.Ceiling(samples.Length / (double)SampleRate * _model.Options.MaxTokensPerSecond));
+        return Decode(encoded[0], maxTokens, cancellationToken);
+    }
+
+    private static readonly string[] s_encoderInputNames = ["input_values"];
+    private static readonly string[] s_encoderOutputNames = ["last_hidden_state"];
+
+    private RecognitionResult Decode(OrtValue encoderOutput, int maxTokens, CancellationToken cancellationToken)
+    {
+        var cacheCount = _layout.Layers * 2;
+        _tokens.Clear();
+        _tokenId[0] = TokenDecoder.BeginOfSequence;
+        _inputs[TokenInput] = _tokenValue;
+        _inputs[EncoderInput] = encoderOutput;
+        _inputs[CacheBranchInput] = _noCache;
+        Array.Fill(_inputs, _emptyCache, FirstPastInput, cacheCount * 2);
+
+        // The first call's outputs hold the cross-attention caches used by every later step, so they live until the end.
+        using var first = _model.Decoder.Run(_runOptions, _inputNames, _inputs, _firstOutputNames);
+        for (var i = 0; i < cacheCount; i++)
+        {
+            _inputs[FirstPastInput + cacheCount + i] = first[1 + cacheCount + i];
+        }
+
+        _inputs[CacheBranchInput] = _useCache;
+        IDisposableReadOnlyCollection<OrtValue> current = first;
+        var logProbabilitySum = 0.0;
+        var scored = 0;
+        try
+        {
+            while (true)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var logits = current[0].GetTensorDataAsSpan<float>()[^_layout.VocabularySize..];
+                var token = TensorPrimitives.IndexOfMax(logits);
+                logProbabilitySum += LogProbability(logits, token);
+                scored++;
+                if (token == TokenDecoder.EndOfSequence || _tokens.Count >= maxTokens)
+                {
+                    break;
+                }
+
+                _tokens.Add(token);
+                _tokenId[0] = token;
+                for (var i = 0; i < cacheCount; i++)
+                {
+                    _inputs[FirstPastInput + i] = current[1 + i];
+                }
+
+                var next = _model.Decoder.Run(_runOptions, _inputNames, _inputs, _stepOutputNames);
+                if (!ReferenceEquals(current, first))
+                {
+                    current.Dispose();
+                }
+
+                current = next;
+            }
+        }
+        finally
+        {
+            if (!ReferenceEquals(current, first))
+            {
+                current.Dispose();
+            }
+
+            Array.Clear(_inputs);
+        }
+
+        var text = _model.Tokens.Decode(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_tokens));
+        var confidence = scored == 0 ? 0f : (float)Math.Exp(logProbabilitySum / scored);
+        return new RecognitionResult(text, _tokens.ToArray(), confidence);
+    }
+
+    /// <summary>log softmax(logits)[token], computed without allocating: logit - max - log(sum(exp(logits - max))).</summary>
+    private double LogProbability(ReadOnlySpan<float> logits, int token)
+    {
+        var max = TensorPrimitives.Max(logits);
+        var shifted = _scratch.AsSpan(0, logits.Length);
+        TensorPrimitives.Subtract(logits, max, shifted);
+        TensorPrimitives.Exp(shifted, shifted);
+        return logits[token] - max - Math.Log(TensorPrimitives.Sum(shifted));
+    }
+
+    public void Dispose()
+    {
+        _tokenValue.Dispose();
+        _noCache.Dispose();
+        _useCache.Dispose();
+        _emptyCache.Dispose();
+        _runOptions.Dispose();
+    }
+}

@@ -1,0 +1,122 @@
+using AsrService.Core.Models;
+using AsrService.Core.Recognition;
+using Microsoft.ML.OnnxRuntime;
+
+namespace AsrService.Onnx;
+
+/// <summary>
+/// Moonshine (encoder-decoder, raw 16 kHz PCM in, SentencePiece tokens out) on ONNX Runtime. This object holds the
+/// two sessions and the tokenizer and is shared by every stream; each stream decodes through its own
+/// <see cref="MoonshineDecoderSession"/>.
+/// </summary>
+public sealed class MoonshineRecognizer : ISpeechRecognizer
+{
+    private readonly InferenceSession _encoder;
+    private readonly InferenceSession _decoder;
+
+    public MoonshineRecognizer(string modelName, string encoderPath, string decoderPath, TokenDecoder tokens, InferenceOptions options)
+    {
+        options.Validate();
+        ModelName = modelName;
+        Options = options;
+        Tokens = tokens;
+        _encoder = OnnxSessionFactory.Create(encoderPath, options);
+        try
+        {
+            _decoder = OnnxSessionFactory.Create(decoderPath, options);
+            Layout = MoonshineLayout.From(_decoder);
+        }
+        catch
+        {
+            _encoder.Dispose();
+            _decoder?.Dispose();
+            throw;
+        }
+    }
+
+    public string ModelName { get; }
+
+    public string ExecutionProvider => "cpu";
+
+    internal InferenceOptions Options { get; }
+
+    internal TokenDecoder Tokens { get; }
+
+    internal MoonshineLayout Layout { get; }
+
+    internal InferenceSession Encoder => _encoder;
+
+    internal InferenceSession Decoder => _decoder;
+
+    public IRecognizerSession CreateSession() => new MoonshineDecoderSession(this);
+
+    public void Dispose()
+    {
+        _encoder.Dispose();
+        _decoder.Dispose();
+    }
+}
+
+/// <summary>The decoder's shape, read from its inputs: layers, heads, head size, vocabulary, and the input names.</summary>
+internal sealed class MoonshineLayout
+{
+    private MoonshineLayout(int layers, int heads, int headSize, int vocabularySize)
+    {
+        Layers = layers;
+        Heads = heads;
+        HeadSize = headSize;
+        VocabularySize = vocabularySize;
+        PastDecoderNames = new string[layers * 2];
+        PastEncoderNames = new string[layers * 2];
+        PresentDecoderNames = new string[layers * 2];
+        PresentEncoderNames = new string[layers * 2];
+        for (var layer = 0; layer < layers; layer++)
+        {
+            for (var kv = 0; kv < 2; kv++)
+            {
+                var part = kv == 0 ? "key" : "value";
+                PastDecoderNames[layer * 2 + kv] = $"past_key_values.{layer}.decoder.{part}";
+                PastEncoderNames[layer * 2 + kv] = $"past_key_values.{layer}.encoder.{part}";
+                PresentDecoderNames[layer * 2 + kv] = $"present.{layer}.decoder.{part}";
+                PresentEncoderNames[layer * 2 + kv] = $"present.{layer}.encoder.{part}";
+            }
+        }
+    }
+
+    public int Layers { get; }
+
+    public int Heads { get; }
+
+    public int HeadSize { get; }
+
+    public int VocabularySize { get; }
+
+    /// <summary>past_key_values.{layer}.decoder.{key,value}, layer-major.</summary>
+    public string[] PastDecoderNames { get; }
+
+    public string[] PastEncoderNames { get; }
+
+    public string[] PresentDecoderNames { get; }
+
+    public string[] PresentEncoderNames { get; }
+
+    public static MoonshineLayout From(InferenceSession decoder)
+    {
+        var inputs = decoder.InputMetadata;
+        var layers = 0;
+        while (inputs.ContainsKey($"past_key_values.{layers}.decoder.key"))
+        {
+            layers++;
+        }
+
+        if (layers == 0 || !inputs.ContainsKey("input_ids") || !inputs.ContainsKey("use_cache_branch")
+            || !decoder.OutputMetadata.TryGetValue("logits", out var logits))
+        {
+            throw new ModelLoadException(
+                "the decoder is not a merged Moonshine decoder (expected input_ids, use_cache_branch and past_key_values.N.*)");
+        }
+
+        var cache = inputs["past_key_values.0.decoder.key"].Dimensions;
+        return new MoonshineLayout(layers, cache[1], cache[3], logits.Dimensions[2]);
+    }
+}
