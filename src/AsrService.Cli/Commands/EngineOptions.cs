@@ -1,0 +1,131 @@
+using System.CommandLine;
+using AsrService.Core.Models;
+using AsrService.Core.Recognition;
+using AsrService.Core.Vad;
+using AsrService.Onnx;
+
+namespace AsrService.Cli.Commands;
+
+/// <summary>Everything needed to load the recognition engine, as parsed from the command line.</summary>
+internal sealed record EngineSettings(string Model, InferenceOptions Inference, VadOptions Vad);
+
+/// <summary>The model, inference and voice-activity options shared by every command that runs a model.</summary>
+internal sealed class EngineOptions
+{
+    private readonly Option<string> _model = new("--model", "-m")
+    {
+        Description = "Model name (tiny, base, tiny-fp32) or a folder holding encoder_model.onnx and decoder_model_merged.onnx.",
+        DefaultValueFactory = _ => OnnxSpeechModels.DefaultModel,
+    };
+
+    private readonly Option<int> _threads = new("--threads", "-t")
+    {
+        Description = "Threads per ONNX Runtime run.",
+        DefaultValueFactory = _ => new InferenceOptions().IntraOpThreads,
+    };
+
+    private readonly Option<ExecutionProviderKind> _provider = new("--provider")
+    {
+        Description = "Execution provider: cpu, cuda, or auto (CUDA when it loads, else CPU).",
+        DefaultValueFactory = _ => ExecutionProviderKind.Cpu,
+    };
+
+    private readonly Option<float> _vadThreshold = new("--vad-threshold")
+    {
+        Description = "Speech probability at which a segment starts (0-1).",
+        DefaultValueFactory = _ => new VadOptions().Threshold,
+    };
+
+    private readonly Option<int> _minSilenceMs = new("--min-silence-ms")
+    {
+        Description = "Silence that closes a segment, in milliseconds.",
+        DefaultValueFactory = _ => (int)new VadOptions().MinSilence.TotalMilliseconds,
+    };
+
+    private readonly Option<int> _minSpeechMs = new("--min-speech-ms")
+    {
+        Description = "Shortest speech kept, in milliseconds.",
+        DefaultValueFactory = _ => (int)new VadOptions().MinSpeech.TotalMilliseconds,
+    };
+
+    private readonly Option<int> _speechPadMs = new("--speech-pad-ms")
+    {
+        Description = "Audio kept before and after each segment, in milliseconds.",
+        DefaultValueFactory = _ => (int)new VadOptions().SpeechPad.TotalMilliseconds,
+    };
+
+    private readonly Option<double> _maxSegmentSeconds = new("--max-segment-s")
+    {
+        Description = "Longest segment, in seconds; longer speech is split at its quietest point.",
+        DefaultValueFactory = _ => new VadOptions().MaxSegment.TotalSeconds,
+    };
+
+    public static EngineOptions AddTo(Command command)
+    {
+        var options = new EngineOptions();
+        command.Options.Add(options._model);
+        command.Options.Add(options._threads);
+        command.Options.Add(options._provider);
+        command.Options.Add(options._vadThreshold);
+        command.Options.Add(options._minSilenceMs);
+        command.Options.Add(options._minSpeechMs);
+        command.Options.Add(options._speechPadMs);
+        command.Options.Add(options._maxSegmentSeconds);
+        return options;
+    }
+
+    public EngineSettings Bind(ParseResult parse)
+    {
+        var inference = new InferenceOptions
+        {
+            IntraOpThreads = parse.GetValue(_threads),
+            Provider = parse.GetValue(_provider),
+        };
+        var vad = new VadOptions
+        {
+            Threshold = parse.GetValue(_vadThreshold),
+            MinSilence = TimeSpan.FromMilliseconds(parse.GetValue(_minSilenceMs)),
+            MinSpeech = TimeSpan.FromMilliseconds(parse.GetValue(_minSpeechMs)),
+            SpeechPad = TimeSpan.FromMilliseconds(parse.GetValue(_speechPadMs)),
+            MaxSegment = TimeSpan.FromSeconds(parse.GetValue(_maxSegmentSeconds)),
+        };
+        inference.Validate();
+        vad.Validate();
+        return new EngineSettings(parse.GetRequiredValue(_model), inference, vad);
+    }
+}
+
+/// <summary>The loaded models: a shared recognizer and voice-activity model.</summary>
+internal sealed class Engine : IDisposable
+{
+    private Engine(MoonshineRecognizer recognizer, SileroVoiceActivityModel voiceActivity)
+    {
+        Recognizer = recognizer;
+        VoiceActivity = voiceActivity;
+    }
+
+    public MoonshineRecognizer Recognizer { get; }
+
+    public SileroVoiceActivityModel VoiceActivity { get; }
+
+    public static Engine Load(EngineSettings settings, CancellationToken cancellationToken)
+    {
+        var cache = new ModelCache(log: message => Console.Error.WriteLine($"asr: {message}"));
+        var recognizer = OnnxSpeechModels.LoadRecognizer(settings.Model, settings.Inference, cache, cancellationToken);
+        try
+        {
+            return new Engine(recognizer, OnnxSpeechModels.LoadVoiceActivityModel(settings.Inference, cache, cancellationToken));
+        }
+        catch
+        {
+            recognizer.Dispose();
+            throw;
+        }
+    }
+
+    public void Dispose()
+    {
+        Recognizer.Dispose();
+        VoiceActivity.Dispose();
+    }
+}

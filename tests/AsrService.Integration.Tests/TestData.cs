@@ -1,0 +1,100 @@
+using AsrService.Core.Audio;
+
+namespace AsrService.Integration.Tests;
+
+/// <summary>
+/// Finds the shared test audio: $ASR_TEST_DATA, else ../shared/data beside the repository (where CI puts it).
+/// </summary>
+internal static class TestData
+{
+    public static readonly string? Root = Locate();
+
+    public static string MissingReason => "../shared/data is absent (set ASR_TEST_DATA to the folder holding librispeech-test-other-dev)";
+
+    public static string Folder(string name) => Path.Combine(Root ?? throw new InvalidOperationException(MissingReason), name);
+
+    /// <summary>The references of a folder's trans.txt, by utterance id.</summary>
+    public static IReadOnlyDictionary<string, string> References(string folder) =>
+        File.ReadLines(Path.Combine(Folder(folder), "trans.txt"))
+            .Where(line => line.Length > 0)
+            .Select(line => line.Split(' ', 2))
+            .ToDictionary(parts => parts[0], parts => parts[1]);
+
+    public static IReadOnlyList<string> Wavs(string folder) =>
+        Directory.GetFiles(Path.Combine(Folder(folder), "wav"), "*.wav").Order(StringComparer.Ordinal).ToList();
+
+    public static float[] Read(string path)
+    {
+        using var source = AudioFile.Open(path);
+        return AudioFile.ReadAll(source);
+    }
+
+    private static string? Locate()
+    {
+        if (Environment.GetEnvironmentVariable("ASR_TEST_DATA") is { Length: > 0 } explicitRoot)
+        {
+            return Directory.Exists(explicitRoot) ? explicitRoot : null;
+        }
+
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            if (File.Exists(Path.Combine(directory.FullName, "AsrService.sln")))
+            {
+                var candidate = Path.GetFullPath(Path.Combine(directory.FullName, "..", "shared", "data"));
+                return Directory.Exists(candidate) ? candidate : null;
+            }
+        }
+
+        return null;
+    }
+}
+
+/// <summary>A fact that needs ../shared/data; skipped, with the reason shown, when the folder is absent.</summary>
+internal sealed class DataFactAttribute : FactAttribute
+{
+    public DataFactAttribute()
+    {
+        if (TestData.Root is null)
+        {
+            Skip = TestData.MissingReason;
+        }
+    }
+}
+
+/// <summary>A data fact that also needs ffmpeg on PATH.</summary>
+internal sealed class FfmpegDataFactAttribute : FactAttribute
+{
+    public FfmpegDataFactAttribute()
+    {
+        if (TestData.Root is null)
+        {
+            Skip = TestData.MissingReason;
+        }
+        else if (!Tools.HasFfmpeg)
+        {
+            Skip = "ffmpeg is not installed (apt-get install ffmpeg)";
+        }
+    }
+}
+
+internal static class Tools
+{
+    public static readonly bool HasFfmpeg = (Environment.GetEnvironmentVariable("PATH") ?? string.Empty)
+        .Split(':', StringSplitOptions.RemoveEmptyEntries)
+        .Any(directory => File.Exists(Path.Combine(directory, "ffmpeg")));
+
+    /// <summary>Runs ffmpeg quietly and fails the test with its error output if it fails.</summary>
+    public static void Ffmpeg(params string[] arguments)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("ffmpeg") { RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var argument in new[] { "-nostdin", "-hide_banner", "-loglevel", "error", "-y" }.Concat(arguments))
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var error = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        Assert.True(process.ExitCode == 0, $"ffmpeg {string.Join(' ', arguments)} failed: {error}");
+    }
+}
