@@ -1,0 +1,289 @@
+using System.Diagnostics;
+
+namespace AsrService.Core.Vad;
+
+/// <summary>
+/// Voice-activity detection for one 16 kHz audio stream: cuts what it is given into model windows, runs the model,
+/// segments the probabilities and queues events carrying each completed segment's audio.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Audio is kept in one linear buffer (so that the open segment can be handed out as a single span) holding only
+/// what a future event can still include: the pre-roll for SpeechPad when no segment is open, the open segment and
+/// the incomplete next window otherwise. The buffer starts at about a second and grows, rarely, up to 1.5 times
+/// MaxSegment; it is compacted only when full, so a compaction copies at most twice as much as was appended since
+/// the previous one, and a long silent stream never grows it.
+/// </para>
+/// <para>
+/// Per window nothing is allocated; each completed segment allocates its own copy of its audio, which outlives the
+/// buffer. Events wait in a queue until <see cref="TryRead"/> drains them. Not thread-safe.
+/// </para>
+/// </remarks>
+public sealed class VoiceActivityDetector : IDisposable
+{
+    /// <summary>The rate of the audio this detector takes and of every sample offset it reports.</summary>
+    public const int SampleRate = 16_000;
+
+    private readonly IVoiceActivityStream _stream;
+    private readonly SpeechSegmenter _segmenter;
+    private readonly SegmenterEvent[] _segmenterEvents = new SegmenterEvent[SpeechSegmenter.MaxEventsPerCall];
+    private readonly Queue<VadEvent> _events = new(8);
+    private readonly int _windowSamples;
+    private readonly int _initialAudioCapacity;
+    private readonly int _maxAudioCapacity;
+
+    private float[] _audio;
+    private long _audioStartSample;
+    private int _audioCount;
+    private bool _flushed;
+    private bool _disposed;
+
+    public VoiceActivityDetector(IVoiceActivityModel model, VadOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        options ??= new VadOptions();
+        _windowSamples = model.WindowSamples;
+        if (_windowSamples <= 0)
+        {
+            throw new ArgumentException($"The model's WindowSamples must be positive; it is {_windowSamples}.", nameof(model));
+        }
+
+        // Validates the options before the model allocates anything.
+        _segmenter = new SpeechSegmenter(_windowSamples, SampleRate, options);
+
+        long maxSegmentSamples = VadOptions.ToSamples(options.MaxSegment, SampleRate);
+        long padSamples = VadOptions.ToSamples(options.SpeechPad, SampleRate);
+
+        // At most MaxSegment is ever needed at once (the open segment, which always has room for the window being
+        // filled); the extra half guarantees each compaction frees a useful amount.
+        _maxAudioCapacity = checked((int)(maxSegmentSamples + maxSegmentSamples / 2 + _windowSamples));
+        _initialAudioCapacity = (int)Math.Min(_maxAudioCapacity, Math.Max(SampleRate, 4 * (padSamples + _windowSamples)));
+        _audio = new float[_initialAudioCapacity];
+
+        _stream = model.CreateStream();
+    }
+
+    /// <summary>Samples per model window.</summary>
+    public int WindowSamples => _windowSamples;
+
+    /// <summary>Samples given to <see cref="Accept"/> since the start of the stream.</summary>
+    public long AcceptedSamples => _audioStartSample + _audioCount;
+
+    /// <summary>True between a SpeechStarted event and its SegmentCompleted, as seen by the detector (not the reader).</summary>
+    public bool IsSpeechOpen => _segmenter.IsSpeechOpen;
+
+    /// <summary>The padded start sample of the open segment, or -1 when none is open.</summary>
+    public long OpenSegmentStartSample => _segmenter.OpenSegmentStartSample;
+
+    /// <summary>
+    /// The audio from the padded start of the open segment to the last sample accepted, for interim decoding; empty
+    /// when no segment is open. Valid until the next call that changes the detector.
+    /// </summary>
+    public ReadOnlySpan<float> OpenSegmentSamples
+    {
+        get
+        {
+            long start = _segmenter.OpenSegmentStartSample;
+            return start < 0
+                ? ReadOnlySpan<float>.Empty
+                : _audio.AsSpan((int)(start - _audioStartSample), (int)(AcceptedSamples - start));
+        }
+    }
+
+    /// <summary>Events queued and not yet read.</summary>
+    public int PendingEventCount => _events.Count;
+
+    internal int BufferedSampleCount => _audioCount;
+
+    /// <summary>Buffered samples that a future event can still include; the rest goes at the next compaction.</summary>
+    internal long NeededSampleCount => AcceptedSamples - Math.Min(_segmenter.EarliestNeededSample, AcceptedSamples);
+
+    internal int BufferCapacity => _audio.Length;
+
+    /// <summary>
+    /// Runs the voice-activity model over the whole of <paramref name="samples"/> and returns its segments: the
+    /// offline path, for files.
+    /// </summary>
+    public static IReadOnlyList<SpeechSegment> SegmentAll(
+        IVoiceActivityModel model, ReadOnlySpan<float> samples, VadOptions? options = null)
+    {
+        using var detector = new VoiceActivityDetector(model, options);
+        var segments = new List<SpeechSegment>();
+
+        // In slices, so that completed segments move to the list instead of piling up in the queue.
+        int sliceSamples = SampleRate * 10;
+        while (!samples.IsEmpty)
+        {
+            int take = Math.Min(sliceSamples, samples.Length);
+            detector.Accept(samples[..take]);
+            samples = samples[take..];
+            detector.DrainSegmentsInto(segments);
+        }
+
+        detector.Flush();
+        detector.DrainSegmentsInto(segments);
+        return segments;
+    }
+
+    /// <summary>Appends 16 kHz mono samples, in chunks of any size, and runs the model on every window completed.</summary>
+    public void Accept(ReadOnlySpan<float> samples)
+    {
+        ThrowIfUnusable();
+        while (!samples.IsEmpty)
+        {
+            int pending = PendingSamples;
+            int take = Math.Min(_windowSamples - pending, samples.Length);
+            EnsureRoom(take);
+            samples[..take].CopyTo(_audio.AsSpan(_audioCount));
+            _audioCount += take;
+            samples = samples[take..];
+
+            if (pending + take == _windowSamples)
+            {
+                int written = _segmenter.Process(_stream.Process(PendingWindow(_windowSamples)), _segmenterEvents);
+                Publish(written);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Ends the stream: runs the model on the last partial window padded with zeros, then completes any open segment
+    /// at the end of the audio. Further calls do nothing; <see cref="Accept"/> throws until <see cref="Reset"/>.
+    /// </summary>
+    public void Flush()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_flushed)
+        {
+            return;
+        }
+
+        _flushed = true;
+        int pending = PendingSamples;
+        int written;
+        if (pending == 0)
+        {
+            written = _segmenter.Flush(_segmenterEvents);
+        }
+        else
+        {
+            // The zeros go past the counted samples, so they never become part of a segment.
+            EnsureRoom(_windowSamples - pending);
+            _audio.AsSpan(_audioCount, _windowSamples - pending).Clear();
+            float probability = _stream.Process(PendingWindow(_windowSamples));
+            written = _segmenter.Flush(probability, pending, _segmenterEvents);
+        }
+
+        Publish(written);
+    }
+
+    /// <summary>Takes the oldest queued event, if any.</summary>
+    public bool TryRead(out VadEvent vadEvent) => _events.TryDequeue(out vadEvent);
+
+    /// <summary>Forgets the stream so far (audio, events, model state), as for a new stream.</summary>
+    public void Reset()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        _stream.Reset();
+        _segmenter.Reset();
+        _events.Clear();
+        if (_audio.Length != _initialAudioCapacity)
+        {
+            _audio = new float[_initialAudioCapacity];
+        }
+
+        _audioStartSample = 0;
+        _audioCount = 0;
+        _flushed = false;
+    }
+
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        _stream.Dispose();
+    }
+
+    /// <summary>Accepted samples not yet given to the model (always less than a window between calls).</summary>
+    private int PendingSamples => (int)(AcceptedSamples - _segmenter.ProcessedSamples);
+
+    /// <summary>The window starting at the first sample not yet given to the model.</summary>
+    private ReadOnlySpan<float> PendingWindow(int length) =>
+        _audio.AsSpan((int)(_segmenter.ProcessedSamples - _audioStartSample), length);
+
+    private void Publish(int count)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            SegmenterEvent found = _segmenterEvents[i];
+            if (found.Kind == VadEventKind.SpeechStarted)
+            {
+                _events.Enqueue(VadEvent.SpeechStarted(found.StartSample));
+                continue;
+            }
+
+            // Retention follows the segmenter's EarliestNeededSample, so the whole segment is still buffered.
+            Debug.Assert(found.StartSample >= _audioStartSample && found.EndSample <= AcceptedSamples, "Segment audio was discarded.");
+            float[] samples = _audio.AsSpan((int)(found.StartSample - _audioStartSample), (int)(found.EndSample - found.StartSample)).ToArray();
+            _events.Enqueue(VadEvent.SegmentCompleted(new SpeechSegment(found.StartSample, found.EndSample, samples)));
+        }
+    }
+
+    /// <summary>Makes room for <paramref name="extra"/> more samples after the counted ones.</summary>
+    private void EnsureRoom(int extra)
+    {
+        if (_audioCount + extra <= _audio.Length)
+        {
+            return;
+        }
+
+        long keepFromSample = _segmenter.EarliestNeededSample;
+        int discard = (int)(keepFromSample - _audioStartSample);
+        int keep = _audioCount - discard;
+        int needed = keep + extra;
+
+        // Grow rather than compact when compaction would leave the buffer more than half full: otherwise a long
+        // segment would be shifted down again after every few windows.
+        float[] target = _audio;
+        if (needed > _audio.Length / 2 && _audio.Length < _maxAudioCapacity)
+        {
+            target = new float[Math.Min(_maxAudioCapacity, Math.Max(2 * _audio.Length, needed))];
+        }
+
+        if (needed > target.Length)
+        {
+            // The segmenter bounds an open segment by MaxSegment, and the capacity exceeds it.
+            throw new InvalidOperationException(
+                $"The VAD audio buffer ({target.Length} samples) cannot hold {needed}; this is a bug.");
+        }
+
+        _audio.AsSpan(discard, keep).CopyTo(target);
+        _audio = target;
+        _audioStartSample = keepFromSample;
+        _audioCount = keep;
+    }
+
+    private void DrainSegmentsInto(List<SpeechSegment> segments)
+    {
+        while (_events.TryDequeue(out VadEvent vadEvent))
+        {
+            if (vadEvent.IsSegmentCompleted)
+            {
+                segments.Add(vadEvent.Segment);
+            }
+        }
+    }
+
+    private void ThrowIfUnusable()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_flushed)
+        {
+            throw new InvalidOperationException("The detector has been flushed; call Reset() to start a new stream.");
+        }
+    }
+}
