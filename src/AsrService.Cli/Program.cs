@@ -7,6 +7,7 @@ using AsrService.Core.Models;
 var root = new RootCommand("AsrService: speech recognition with Silero VAD and Moonshine on ONNX Runtime.")
 {
     TranscribeCommand.Create(),
+    EvaluateCommand.Create(),
     ModelsCommand.Create(),
 };
 

@@ -75,7 +75,9 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
         _audio.AsSpan(samples.Length, length - samples.Length).Clear();
 
         using var audioValue = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _audio.AsMemory(0, length), [1, length]);
+        var started = OnnxRunClock.Start();
         using var encoded = _model.Encoder.Run(_runOptions, s_encoderInputNames, [audioValue], s_encoderOutputNames);
+        OnnxRunClock.Stop(started);
 
         var maxTokens = Math.Max(MinimumTokenBudget, (int)Math.Ceiling(samples.Length / (double)SampleRate * _model.Options.MaxTokensPerSecond));
         return Decode(encoded[0], maxTokens, cancellationToken);
@@ -95,7 +97,9 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
         Array.Fill(_inputs, _emptyCache, FirstPastInput, cacheCount * 2);
 
         // The first call's outputs hold the cross-attention caches used by every later step, so they live until the end.
+        var started = OnnxRunClock.Start();
         using var first = _model.Decoder.Run(_runOptions, _inputNames, _inputs, _firstOutputNames);
+        OnnxRunClock.Stop(started);
         for (var i = 0; i < cacheCount; i++)
         {
             _inputs[FirstPastInput + cacheCount + i] = first[1 + cacheCount + i];
@@ -126,7 +130,9 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
                     _inputs[FirstPastInput + i] = current[1 + i];
                 }
 
+                started = OnnxRunClock.Start();
                 var next = _model.Decoder.Run(_runOptions, _inputNames, _inputs, _stepOutputNames);
+                OnnxRunClock.Stop(started);
                 if (!ReferenceEquals(current, first))
                 {
                     current.Dispose();

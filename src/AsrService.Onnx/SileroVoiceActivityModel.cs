@@ -67,7 +67,9 @@ public sealed class SileroVoiceActivityModel : IVoiceActivityModel, IDisposable
             }
 
             window.CopyTo(_input.AsSpan(Context));
+            var started = OnnxRunClock.Start();
             _session.Run(_runOptions, s_inputNames, _inputs, s_outputNames, _outputs);
+            OnnxRunClock.Stop(started);
             _nextState.CopyTo(_state, 0);
             _input.AsSpan(Window, Context).CopyTo(_input);
             return _probability[0];

@@ -17,8 +17,9 @@ public sealed class VoiceActivityTests(ModelFixture models, ITestOutputHelper ou
             .ToList();
         var audio = TestData.Read(Path.Combine(folder, "wav", "ami_ES2011a.Headset-0-40s-46s.wav"));
 
-        // Compare the detector's own decision boundaries, without the padding added for the recognizer.
-        var options = new VadOptions { SpeechPad = TimeSpan.Zero };
+        // Compare the detector's speech regions: no padding, and a minimum silence short enough to keep the
+        // 0.54 s pause between the two annotated regions (the recognition defaults merge such pauses on purpose).
+        var options = new VadOptions { SpeechPad = TimeSpan.Zero, MinSilence = TimeSpan.FromMilliseconds(250) };
         var found = VoiceActivityDetector.SegmentAll(models.VoiceActivity, audio, options);
         foreach (var segment in found)
         {

@@ -87,8 +87,7 @@ internal static class TranscribeCommand
     private static FileTranscript TranscribeOne(OfflineTranscriber transcriber, string file, bool quiet, CancellationToken cancellationToken)
     {
         using var audio = AudioFile.Open(file);
-        var duration = (audio as IAudioDurationSource)?.Duration;
-        using var progress = ProgressBar.Create(file == "-" ? "stdin" : Path.GetFileName(file), duration, enabled: !quiet);
+        using var progress = ProgressBar.Create(file == "-" ? "stdin" : Path.GetFileName(file), AudioFile.TryGetDuration(file), enabled: !quiet);
         var counter = new AudioCounter(progress);
         var clock = Stopwatch.StartNew();
         var segments = transcriber.Transcribe(audio, counter, cancellationToken).ToList();

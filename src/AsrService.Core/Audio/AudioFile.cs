@@ -33,6 +33,28 @@ public static class AudioFile
     public static IAudioSource Open(Stream stream, int targetSampleRate = DefaultSampleRate, bool leaveOpen = false) =>
         Open(stream, targetSampleRate, leaveOpen, FfmpegAudioSource.DefaultExecutable);
 
+    /// <summary>
+    /// The duration of a WAV file from its header, for progress display; null for other formats, standard input,
+    /// streamed WAVs without a length, or anything unreadable (the real error surfaces when the file is opened).
+    /// </summary>
+    public static TimeSpan? TryGetDuration(string pathOrDash)
+    {
+        if (pathOrDash == StandardInputName)
+        {
+            return null;
+        }
+
+        try
+        {
+            using var wav = new WavAudioSource(File.OpenRead(pathOrDash));
+            return wav.Format.Duration;
+        }
+        catch (Exception e) when (e is AudioFormatException or IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Reads a source to its end.</summary>
     public static float[] ReadAll(IAudioSource source)
     {

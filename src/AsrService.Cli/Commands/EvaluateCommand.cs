@@ -1,0 +1,93 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using AsrService.Core.Audio;
+using AsrService.Core.Pipeline;
+using AsrService.Core.Recognition;
+
+namespace AsrService.Cli.Commands;
+
+/// <summary>
+/// <c>asr eval FOLDER</c>: transcribes a LibriSpeech-style folder (wav/*.wav and trans.txt with "ID TEXT" lines) and
+/// prints word error rate, real-time factor, the share of time spent inside ONNX Runtime and peak memory.
+/// This is the command behind the accuracy and speed figures in the README.
+/// </summary>
+internal static class EvaluateCommand
+{
+    public static Command Create()
+    {
+        var folder = new Argument<DirectoryInfo>("folder") { Description = "Folder holding trans.txt and wav/ (e.g. ../shared/data/librispeech-test-other-dev)." };
+        var verbose = new Option<bool>("--verbose", "-v") { Description = "Print each utterance's hypothesis and errors." };
+        var command = new Command("eval", "Measure WER and speed on a folder of transcribed audio.") { folder, verbose };
+        var engineOptions = EngineOptions.AddTo(command);
+        command.SetAction((parse, cancellationToken) =>
+            Task.FromResult(Run(parse.GetRequiredValue(folder), parse.GetValue(verbose), engineOptions.Bind(parse), cancellationToken)));
+        return command;
+    }
+
+    private static int Run(DirectoryInfo folder, bool verbose, EngineSettings settings, CancellationToken cancellationToken)
+    {
+        var transcripts = Path.Combine(folder.FullName, "trans.txt");
+        if (!File.Exists(transcripts))
+        {
+            return CliErrors.Usage($"{folder.FullName} has no trans.txt");
+        }
+
+        var references = File.ReadLines(transcripts)
+            .Where(line => line.Contains(' ', StringComparison.Ordinal))
+            .Select(line => line.Split(' ', 2))
+            .ToDictionary(parts => parts[0], parts => parts[1]);
+        var files = Directory.GetFiles(Path.Combine(folder.FullName, "wav"), "*.wav")
+            .Where(f => references.ContainsKey(Path.GetFileNameWithoutExtension(f)))
+            .Order(StringComparer.Ordinal)
+            .ToList();
+
+        using var engine = Engine.Load(settings, cancellationToken);
+        var transcriber = new OfflineTranscriber(engine.Recognizer, engine.VoiceActivity, settings.Vad);
+
+        // Warm up once so that the first file does not carry ONNX Runtime's one-off allocations.
+        using (var warmup = new MemoryAudioSource(new float[16_000], 16_000))
+        {
+            _ = transcriber.Transcribe(warmup, cancellationToken: cancellationToken).ToList();
+        }
+
+        var process = Process.GetCurrentProcess();
+        var cpuBefore = process.TotalProcessorTime;
+        var onnxBefore = AsrService.Onnx.OnnxRunClock.Total;
+        var pairs = new List<(string, string)>();
+        var audioSeconds = 0.0;
+        var clock = new Stopwatch();
+        foreach (var file in files)
+        {
+            var samples = ReadAll(file);
+            audioSeconds += samples.Length / 16_000.0;
+            using var source = new MemoryAudioSource(samples, 16_000);
+            clock.Start();
+            var text = string.Join(' ', transcriber.Transcribe(source, cancellationToken: cancellationToken).Select(s => s.Text));
+            clock.Stop();
+            var reference = references[Path.GetFileNameWithoutExtension(file)];
+            pairs.Add((reference, text));
+            if (verbose)
+            {
+                var (errors, words) = WordErrorRate.Count(reference, text);
+                Console.WriteLine($"{Path.GetFileNameWithoutExtension(file)} {errors}/{words} {text}");
+            }
+        }
+
+        process.Refresh();
+        var cpu = process.TotalProcessorTime - cpuBefore;
+        var wer = WordErrorRate.Compute(pairs);
+        var rtf = clock.Elapsed.TotalSeconds / audioSeconds;
+        var outside = 1 - (AsrService.Onnx.OnnxRunClock.Total - onnxBefore) / clock.Elapsed;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"model={engine.Recognizer.ModelName} threads={settings.Inference.IntraOpThreads} files={files.Count} audio={audioSeconds:F1}s wer={wer:P2} " +
+            $"processing={clock.Elapsed.TotalSeconds:F2}s rtf={rtf:F4} outside_onnxruntime={outside:P1} cpu={cpu.TotalSeconds:F1}s peak_rss={process.PeakWorkingSet64 / 1e6:F0}MB"));
+        return ExitCodes.Success;
+    }
+
+    private static float[] ReadAll(string file)
+    {
+        using var source = AudioFile.Open(file);
+        return AudioFile.ReadAll(source);
+    }
+}

@@ -1,0 +1,139 @@
+using AsrService.Core.Recognition;
+using AsrService.Core.Vad;
+
+namespace AsrService.Core.Pipeline;
+
+/// <summary>
+/// The per-call state of a streaming recognition: a voice-activity detector cutting 16 kHz audio into segments and a
+/// recognizer session decoding them. While a segment is open and interim results are wanted, the open audio is
+/// re-decoded every <see cref="StreamingOptions.InterimInterval"/> of new audio; when the segment closes its final
+/// transcript is decoded once. Knows nothing of transports: the caller feeds samples and forwards the events.
+/// Not thread-safe; one per call.
+/// </summary>
+public sealed class RecognitionStream : IDisposable
+{
+    private readonly VoiceActivityDetector _detector;
+    private readonly IRecognizerSession _session;
+    private readonly StreamingOptions _options;
+    private readonly long _interimIntervalSamples;
+    private long _nextInterimAtSample = long.MaxValue;
+    private string _previousInterim = string.Empty;
+    private bool _completed;
+
+    public RecognitionStream(ISpeechRecognizer recognizer, IVoiceActivityModel voiceActivityModel, StreamingOptions options)
+    {
+        options.Validate();
+        _options = options;
+        _interimIntervalSamples = (long)(options.InterimInterval.TotalSeconds * VoiceActivityDetector.SampleRate);
+        _detector = new VoiceActivityDetector(voiceActivityModel, options.Vad);
+        try
+        {
+            _session = recognizer.CreateSession();
+        }
+        catch
+        {
+            _detector.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Audio received so far, in 16 kHz samples.</summary>
+    public long AcceptedSamples => _detector.AcceptedSamples;
+
+    /// <summary>Takes the next block of 16 kHz mono audio and appends what it caused to <paramref name="events"/>.</summary>
+    public void Accept(ReadOnlySpan<float> samples, ICollection<StreamingEvent> events, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_completed, this);
+        _detector.Accept(samples);
+        Drain(events, cancellationToken);
+        if (_options.InterimResults && _detector.IsSpeechOpen && _detector.AcceptedSamples >= _nextInterimAtSample)
+        {
+            DecodeInterim(events, cancellationToken);
+        }
+    }
+
+    /// <summary>End of audio: closes the open segment, decodes it, and appends the last events.</summary>
+    public void Complete(ICollection<StreamingEvent> events, CancellationToken cancellationToken = default)
+    {
+        if (_completed)
+        {
+            return;
+        }
+
+        _detector.Flush();
+        Drain(events, cancellationToken);
+        _completed = true;
+    }
+
+    private void Drain(ICollection<StreamingEvent> events, CancellationToken cancellationToken)
+    {
+        while (_detector.TryRead(out var vadEvent))
+        {
+            if (vadEvent.Segment is not { } segment)
+            {
+                var start = SamplesToTime(vadEvent.StartSample);
+                if (_options.VoiceActivityEvents)
+                {
+                    events.Add(new StreamingEvent(StreamingEventKind.SpeechBegin, start, start));
+                }
+
+                _previousInterim = string.Empty;
+                _nextInterimAtSample = vadEvent.StartSample + _interimIntervalSamples;
+                continue;
+            }
+
+            if (_options.VoiceActivityEvents)
+            {
+                events.Add(new StreamingEvent(StreamingEventKind.SpeechEnd, segment.EndTime, segment.EndTime));
+            }
+
+            _nextInterimAtSample = long.MaxValue;
+            _previousInterim = string.Empty;
+            var result = _session.Recognize(segment.Samples.Span, cancellationToken);
+            if (result.Text.Length > 0)
+            {
+                events.Add(new StreamingEvent(StreamingEventKind.FinalResult, segment.StartTime, segment.EndTime, result.Text, result.Confidence, 1f));
+            }
+        }
+    }
+
+    private void DecodeInterim(ICollection<StreamingEvent> events, CancellationToken cancellationToken)
+    {
+        var start = _detector.OpenSegmentStartSample;
+        var result = _session.Recognize(_detector.OpenSegmentSamples, cancellationToken);
+        _nextInterimAtSample = _detector.AcceptedSamples + _interimIntervalSamples;
+        if (result.Text.Length == 0)
+        {
+            return;
+        }
+
+        var stability = Stability(_previousInterim, result.Text);
+        _previousInterim = result.Text;
+        events.Add(new StreamingEvent(
+            StreamingEventKind.InterimResult, SamplesToTime(start), SamplesToTime(_detector.AcceptedSamples), result.Text, result.Confidence, stability));
+    }
+
+    /// <summary>The share of the hypothesis, in words, that the previous interim already had in the same place.</summary>
+    internal static float Stability(string previous, string current)
+    {
+        var before = previous.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        var now = current.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        var common = 0;
+        while (common < before.Length && common < now.Length && before[common] == now[common])
+        {
+            common++;
+        }
+
+        return now.Length == 0 ? 0f : (float)common / now.Length;
+    }
+
+    private static TimeSpan SamplesToTime(long samples) =>
+        TimeSpan.FromTicks(samples * TimeSpan.TicksPerSecond / VoiceActivityDetector.SampleRate);
+
+    public void Dispose()
+    {
+        _completed = true;
+        _session.Dispose();
+        _detector.Dispose();
+    }
+}
