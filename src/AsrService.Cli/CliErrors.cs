@@ -14,6 +14,9 @@ internal static class ExitCodes
     /// <summary>A model could not be downloaded or loaded.</summary>
     public const int ModelUnavailable = 3;
 
+    /// <summary>The server answered with an error status other than INVALID_ARGUMENT.</summary>
+    public const int ServerError = 4;
+
     /// <summary>Interrupted (Ctrl+C).</summary>
     public const int Cancelled = 130;
 }

@@ -7,6 +7,8 @@ using AsrService.Core.Models;
 var root = new RootCommand("AsrService: speech recognition with Silero VAD and Moonshine on ONNX Runtime.")
 {
     TranscribeCommand.Create(),
+    ServeCommand.Create(),
+    StreamCommand.Create(),
     EvaluateCommand.Create(),
     ModelsCommand.Create(),
 };

@@ -33,36 +33,42 @@ internal sealed class EngineOptions
     private readonly Option<float> _vadThreshold = new("--vad-threshold")
     {
         Description = "Speech probability at which a segment starts (0-1).",
-        DefaultValueFactory = _ => new VadOptions().Threshold,
     };
 
     private readonly Option<int> _minSilenceMs = new("--min-silence-ms")
     {
         Description = "Silence that closes a segment, in milliseconds.",
-        DefaultValueFactory = _ => (int)new VadOptions().MinSilence.TotalMilliseconds,
     };
 
     private readonly Option<int> _minSpeechMs = new("--min-speech-ms")
     {
         Description = "Shortest speech kept, in milliseconds.",
-        DefaultValueFactory = _ => (int)new VadOptions().MinSpeech.TotalMilliseconds,
     };
 
     private readonly Option<int> _speechPadMs = new("--speech-pad-ms")
     {
         Description = "Audio kept before and after each segment, in milliseconds.",
-        DefaultValueFactory = _ => (int)new VadOptions().SpeechPad.TotalMilliseconds,
     };
 
     private readonly Option<double> _maxSegmentSeconds = new("--max-segment-s")
     {
         Description = "Longest segment, in seconds; longer speech is split at its quietest point.",
-        DefaultValueFactory = _ => new VadOptions().MaxSegment.TotalSeconds,
     };
 
-    public static EngineOptions AddTo(Command command)
+    private EngineOptions(VadOptions defaults)
     {
-        var options = new EngineOptions();
+        _vadThreshold.DefaultValueFactory = _ => defaults.Threshold;
+        _minSilenceMs.DefaultValueFactory = _ => (int)defaults.MinSilence.TotalMilliseconds;
+        _minSpeechMs.DefaultValueFactory = _ => (int)defaults.MinSpeech.TotalMilliseconds;
+        _speechPadMs.DefaultValueFactory = _ => (int)defaults.SpeechPad.TotalMilliseconds;
+        _maxSegmentSeconds.DefaultValueFactory = _ => defaults.MaxSegment.TotalSeconds;
+    }
+
+    /// <summary>Adds the options to <paramref name="command"/>; <paramref name="streaming"/> picks the streaming VAD
+    /// defaults (shorter closing silence, for latency) rather than the offline ones.</summary>
+    public static EngineOptions AddTo(Command command, bool streaming = false)
+    {
+        var options = new EngineOptions(streaming ? new VadOptions() : VadOptions.CreateOffline());
         command.Options.Add(options._model);
         command.Options.Add(options._threads);
         command.Options.Add(options._provider);

@@ -26,7 +26,7 @@ public sealed class OfflineTranscriber
     {
         _recognizer = recognizer;
         _voiceActivityModel = voiceActivityModel;
-        _vadOptions = vadOptions ?? new VadOptions();
+        _vadOptions = vadOptions ?? VadOptions.CreateOffline();
         _vadOptions.Validate();
     }
 

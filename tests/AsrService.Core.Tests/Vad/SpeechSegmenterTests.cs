@@ -30,7 +30,7 @@ public sealed class SpeechSegmenterTests
         // 512-sample windows: MinSpeech (4000 samples) needs 8 windows, MinSilence (8000) needs 16.
         float[] script = new ProbabilityScript().Silence(20).Speech(20).Silence(20).ToArray();
 
-        var events = Run(new SpeechSegmenter(512, 16_000, new VadOptions()), script);
+        var events = Run(new SpeechSegmenter(512, 16_000, TestVadOptions.Create()), script);
 
         Assert.Equal(
             new[] { (27, Started((20 * 512) - 3200)), (55, Completed((20 * 512) - 3200, (40 * 512) + 3200)) },
@@ -44,7 +44,7 @@ public sealed class SpeechSegmenterTests
     [InlineData(300, 3, 1)]
     public void Process_BurstAroundMinSpeech_KeptOnlyFromMinSpeech(int minSpeechMs, int burstWindows, int expectedSegments)
     {
-        var options = new VadOptions { MinSpeech = TimeSpan.FromMilliseconds(minSpeechMs) };
+        var options = TestVadOptions.Create(o => o.MinSpeech = TimeSpan.FromMilliseconds(minSpeechMs));
         float[] script = new ProbabilityScript().Silence(10).Speech(burstWindows).Silence(10).ToArray();
 
         var events = Run(Create(options), script);
@@ -125,7 +125,7 @@ public sealed class SpeechSegmenterTests
     [Fact]
     public void Process_ExplicitNegativeThreshold_ReplacesDefault()
     {
-        var options = new VadOptions { NegativeThreshold = 0.45f };
+        var options = TestVadOptions.Create(o => o.NegativeThreshold = 0.45f);
         float[] script = new ProbabilityScript().Silence(10).Speech(5).Repeat(0.4f, 20).ToArray();
 
         var segments = Segments(Run(Create(options), script));
@@ -194,7 +194,7 @@ public sealed class SpeechSegmenterTests
         // the last half is windows whose middle is >= 300 + 1000, i.e. 13..22. Window 8 is quieter but in the first
         // half; window 16 wins and the cut is its middle, 1650. The continuation [1650, ...) fills up at window 35
         // with no dip, so the latest window of its last half, 35, is cut at 3550.
-        var options = new VadOptions { MaxSegment = TimeSpan.FromSeconds(2) };
+        var options = TestVadOptions.Create(o => o.MaxSegment = TimeSpan.FromSeconds(2));
         float[] script = new ProbabilityScript().Silence(5).Speech(40).Silence(10).Set(8, 0.52f).Set(16, 0.6f).ToArray();
 
         var events = Run(Create(options), script);
@@ -215,7 +215,7 @@ public sealed class SpeechSegmenterTests
     [Fact]
     public void Process_SplitWithTiedQuietestWindows_CutsAtLatest()
     {
-        var options = new VadOptions { MaxSegment = TimeSpan.FromSeconds(2) };
+        var options = TestVadOptions.Create(o => o.MaxSegment = TimeSpan.FromSeconds(2));
         float[] script = new ProbabilityScript().Silence(5).Speech(40).Set(14, 0.6f).Set(18, 0.6f).ToArray();
 
         var segments = Segments(Run(Create(options), script));
@@ -230,7 +230,7 @@ public sealed class SpeechSegmenterTests
         // A 400 ms pause (windows 15..18) is shorter than MinSilence; the split cuts at the middle of its latest
         // window (1850). The first part ends 200 after its last speech (1500), the second starts at the cut because
         // its speech (1900) is only 50 later.
-        var options = new VadOptions { MaxSegment = TimeSpan.FromSeconds(2) };
+        var options = TestVadOptions.Create(o => o.MaxSegment = TimeSpan.FromSeconds(2));
         float[] script = new ProbabilityScript().Silence(5).Speech(40).Silence(10).ToArray();
         for (int window = 15; window <= 18; window++)
         {
@@ -249,7 +249,7 @@ public sealed class SpeechSegmenterTests
         // Speech [500, 2000), then silence; at window 22 the segment is full while 300 ms into its closing silence.
         // The cut lands in that silence, so nothing continues, and the next speech (2400) starts a new segment whose
         // pad stops at the previous end.
-        var options = new VadOptions { MaxSegment = TimeSpan.FromSeconds(2) };
+        var options = TestVadOptions.Create(o => o.MaxSegment = TimeSpan.FromSeconds(2));
         float[] script = new ProbabilityScript().Silence(5).Speech(15).Silence(4).Speech(10).Silence(10).ToArray();
 
         var events = Run(Create(options), script);
@@ -274,7 +274,7 @@ public sealed class SpeechSegmenterTests
     public void Process_RandomProbabilities_SegmentsOrderedDisjointAndWithinMaxSegment(int seed, int maxSegmentSeconds)
     {
         var random = new Random(seed);
-        var options = new VadOptions { MaxSegment = TimeSpan.FromSeconds(maxSegmentSeconds) };
+        var options = TestVadOptions.Create(o => o.MaxSegment = TimeSpan.FromSeconds(maxSegmentSeconds));
         long maxSegmentSamples = maxSegmentSeconds * Rate;
 
         // Runs of speech-like and silence-like values of random length, so that every rule gets exercised.
@@ -449,7 +449,7 @@ public sealed class SpeechSegmenterTests
         Assert.Contains("MaxSegment", exception.Message);
     }
 
-    private static SpeechSegmenter Create(VadOptions? options = null) => new(Window, Rate, options ?? new VadOptions());
+    private static SpeechSegmenter Create(VadOptions? options = null) => new(Window, Rate, options ?? TestVadOptions.Create());
 
     private static SegmenterEvent Started(long start) => SegmenterEvent.SpeechStarted(start);
 

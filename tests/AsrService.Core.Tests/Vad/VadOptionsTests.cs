@@ -31,16 +31,27 @@ public sealed class VadOptionsTests
         Assert.Equal(0.5f, options.Threshold);
         Assert.Equal(0.35f, options.EffectiveNegativeThreshold, 5);
         Assert.Equal(TimeSpan.FromMilliseconds(250), options.MinSpeech);
-        Assert.Equal(TimeSpan.FromMilliseconds(500), options.MinSilence);
-        Assert.Equal(TimeSpan.FromMilliseconds(200), options.SpeechPad);
-        Assert.Equal(TimeSpan.FromSeconds(20), options.MaxSegment);
+        Assert.Equal(TimeSpan.FromMilliseconds(1000), options.MinSilence);
+        Assert.Equal(TimeSpan.FromMilliseconds(800), options.SpeechPad);
+        Assert.Equal(TimeSpan.FromSeconds(30), options.MaxSegment);
+    }
+
+    [Fact]
+    public void CreateOffline_Defaults_LongerClosingSilenceAndValid()
+    {
+        var options = VadOptions.CreateOffline();
+
+        options.Validate();
+
+        Assert.True(options.MinSilence > new VadOptions().MinSilence);
+        Assert.Equal(new VadOptions().SpeechPad, options.SpeechPad);
     }
 
     [Theory]
     [MemberData(nameof(InvalidCases))]
     public void Validate_OutOfRange_ThrowsNamingTheOption(string invalidCase, string option)
     {
-        var options = new VadOptions();
+        var options = TestVadOptions.Create();
         Apply(invalidCase, options);
 
         var exception = Assert.Throws<ArgumentException>(options.Validate);
@@ -76,7 +87,7 @@ public sealed class VadOptionsTests
     public void Validate_SmallestConsistentMaxSegment_Passes()
     {
         // Exactly twice SpeechPad + MinSpeech + MinSilence.
-        var options = new VadOptions { MaxSegment = TimeSpan.FromMilliseconds(1900) };
+        var options = TestVadOptions.Create(o => o.MaxSegment = TimeSpan.FromMilliseconds(1900));
 
         options.Validate();
     }

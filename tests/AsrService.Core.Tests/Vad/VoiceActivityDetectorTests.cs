@@ -17,7 +17,7 @@ public sealed class VoiceActivityDetectorTests
         float[] script = new ProbabilityScript().Silence(20).Speech(20).Silence(20).ToArray();
         float[] audio = Noise((60 * Window) + 100, seed: 1);
 
-        var segments = VoiceActivityDetector.SegmentAll(new ScriptedModel(script), audio, new VadOptions());
+        var segments = VoiceActivityDetector.SegmentAll(new ScriptedModel(script), audio, TestVadOptions.Create());
 
         SpeechSegment segment = Assert.Single(segments);
         Assert.Equal((20 * Window) - Pad, segment.StartSample);
@@ -30,7 +30,7 @@ public sealed class VoiceActivityDetectorTests
     [Fact]
     public void Accept_SilentStream_NoEventsAndBufferStaysBounded()
     {
-        using var detector = new VoiceActivityDetector(new EnergyModel());
+        using var detector = new VoiceActivityDetector(new EnergyModel(), TestVadOptions.Create());
         int initialCapacity = detector.BufferCapacity;
         float[] chunk = new float[1600];
         long mostNeeded = 0;
@@ -111,7 +111,7 @@ public sealed class VoiceActivityDetectorTests
         // segment is full (the window ending at 320 000, then at 639 488).
         float[] audio = Noise(50 * VoiceActivityDetector.SampleRate, seed: 2);
         var model = new ScriptedModel(new ProbabilityScript().Speech(2000).ToArray());
-        using var detector = new VoiceActivityDetector(model);
+        using var detector = new VoiceActivityDetector(model, TestVadOptions.Create());
 
         long mostNeeded = 0;
         for (int used = 0; used < audio.Length; used += 1000)
@@ -140,7 +140,7 @@ public sealed class VoiceActivityDetectorTests
     {
         float[] audio = Noise((10 * Window) + 100, seed: 3);
         var model = new ScriptedModel(new ProbabilityScript().Speech(11).ToArray());
-        using var detector = new VoiceActivityDetector(model);
+        using var detector = new VoiceActivityDetector(model, TestVadOptions.Create());
 
         detector.Accept(audio);
         Assert.Equal(10, model.LastStream!.WindowsProcessed);
@@ -165,7 +165,7 @@ public sealed class VoiceActivityDetectorTests
     {
         float[] audio = Noise(40 * Window, seed: 4);
         var model = new ScriptedModel(new ProbabilityScript().Silence(20).Speech(20).ToArray());
-        using var detector = new VoiceActivityDetector(model);
+        using var detector = new VoiceActivityDetector(model, TestVadOptions.Create());
 
         detector.Accept(audio);
         Assert.True(detector.IsSpeechOpen);
@@ -182,7 +182,7 @@ public sealed class VoiceActivityDetectorTests
     {
         float[] audio = Noise(70 * Window, seed: 5);
         var model = new ScriptedModel(new ProbabilityScript().Silence(20).Speech(30).Silence(20).ToArray());
-        using var detector = new VoiceActivityDetector(model);
+        using var detector = new VoiceActivityDetector(model, TestVadOptions.Create());
         int beforeConfirmation = (27 * Window) + 77;
         int afterConfirmation = (28 * Window) + 77;
 
@@ -218,7 +218,7 @@ public sealed class VoiceActivityDetectorTests
         float[] script = new ProbabilityScript().Speech(10).Silence(30).Speech(10).ToArray();
         float[] audio = Noise(50 * Window, seed: 6);
 
-        var segments = VoiceActivityDetector.SegmentAll(new ScriptedModel(script), audio);
+        var segments = VoiceActivityDetector.SegmentAll(new ScriptedModel(script), audio, TestVadOptions.Create());
 
         Assert.Equal(
             new[] { (0L, (10L * Window) + Pad), ((40L * Window) - Pad, 50L * Window) },
@@ -230,7 +230,7 @@ public sealed class VoiceActivityDetectorTests
     {
         float[] quiet = new float[1600];
         float[] loud = Noise(1600, seed: 7);
-        using var detector = new VoiceActivityDetector(new EnergyModel());
+        using var detector = new VoiceActivityDetector(new EnergyModel(), TestVadOptions.Create());
 
         // Warm up every path, including a buffer compaction, the buffer's growth to hold a segment, and a segment.
         foreach (float[] chunk in Enumerable.Repeat(quiet, 20).Concat(Enumerable.Repeat(loud, 5)).Concat(Enumerable.Repeat(quiet, 20)))
@@ -261,7 +261,7 @@ public sealed class VoiceActivityDetectorTests
     [Fact]
     public void Accept_AfterFlush_Throws()
     {
-        using var detector = new VoiceActivityDetector(new EnergyModel());
+        using var detector = new VoiceActivityDetector(new EnergyModel(), TestVadOptions.Create());
         detector.Flush();
 
         Assert.Throws<InvalidOperationException>(() => detector.Accept(new float[10]));
@@ -272,7 +272,7 @@ public sealed class VoiceActivityDetectorTests
     {
         float[] script = new ProbabilityScript().Silence(5).Speech(20).Silence(20).Speech(12).ToArray();
         float[] audio = Noise((57 * Window) + 30, seed: 8);
-        using var detector = new VoiceActivityDetector(new ScriptedModel(script));
+        using var detector = new VoiceActivityDetector(new ScriptedModel(script), TestVadOptions.Create());
 
         detector.Accept(audio);
         detector.Flush();
@@ -292,7 +292,7 @@ public sealed class VoiceActivityDetectorTests
     public void Dispose_DisposesTheModelStream()
     {
         var model = new ScriptedModel(Array.Empty<float>());
-        var detector = new VoiceActivityDetector(model);
+        var detector = new VoiceActivityDetector(model, TestVadOptions.Create());
 
         detector.Dispose();
 
@@ -306,7 +306,7 @@ public sealed class VoiceActivityDetectorTests
         var model = new ScriptedModel(Array.Empty<float>());
 
         var exception = Assert.Throws<ArgumentException>(
-            () => new VoiceActivityDetector(model, new VadOptions { Threshold = 2f }));
+            () => new VoiceActivityDetector(model, TestVadOptions.Create(o => o.Threshold = 2f)));
 
         Assert.Equal(nameof(VadOptions.Threshold), exception.ParamName);
         Assert.Null(model.LastStream);
@@ -320,7 +320,7 @@ public sealed class VoiceActivityDetectorTests
 
     private static List<VadEvent> Collect(IVoiceActivityModel model, float[] audio, IEnumerable<int> chunkSizes)
     {
-        using var detector = new VoiceActivityDetector(model);
+        using var detector = new VoiceActivityDetector(model, TestVadOptions.Create());
         var events = new List<VadEvent>();
         int used = 0;
         foreach (int size in chunkSizes)
