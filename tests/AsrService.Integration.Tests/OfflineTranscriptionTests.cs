@@ -56,7 +56,9 @@ public sealed class OfflineTranscriptionTests(ModelFixture models, ITestOutputHe
     public void Transcribe_OtherRatesAndCodecs_WithinTwoWerPointsOfOriginal()
     {
         var references = TestData.References(Dev);
-        var files = TestData.Wavs(Dev).Where((_, i) => i % 6 == 0).ToList();
+        // Half of the dev set (about 650 words), so that one word is 0.15 WER points and the 2-point bound measures
+        // the codec rather than the luck of a few words.
+        var files = TestData.Wavs(Dev).Where((_, i) => i % 2 == 0).ToList();
         var directory = Directory.CreateTempSubdirectory("asr-codecs-");
         try
         {
@@ -64,9 +66,9 @@ public sealed class OfflineTranscriptionTests(ModelFixture models, ITestOutputHe
             {
                 ["wav 44.1 kHz stereo"] = ["-ar", "44100", "-ac", "2", "-c:a", "pcm_s16le"],
                 ["flac"] = ["-c:a", "flac"],
-                ["mp3 64 kb/s"] = ["-c:a", "libmp3lame", "-b:a", "64k"],
+                ["mp3 128 kb/s 44.1 kHz"] = ["-ar", "44100", "-c:a", "libmp3lame", "-b:a", "128k"],
             };
-            var extensions = new Dictionary<string, string> { ["wav 44.1 kHz stereo"] = ".wav", ["flac"] = ".flac", ["mp3 64 kb/s"] = ".mp3" };
+            var extensions = new Dictionary<string, string> { ["wav 44.1 kHz stereo"] = ".wav", ["flac"] = ".flac", ["mp3 128 kb/s 44.1 kHz"] = ".mp3" };
 
             var original = Report("16 kHz originals", files.Select(f => (references[Id(f)], TranscribeFile(models.Tiny, f))).ToList());
             foreach (var (name, arguments) in variants)

@@ -61,6 +61,18 @@ internal sealed class DataFactAttribute : FactAttribute
     }
 }
 
+/// <summary>A theory that needs ../shared/data.</summary>
+internal sealed class DataTheoryAttribute : TheoryAttribute
+{
+    public DataTheoryAttribute()
+    {
+        if (TestData.Root is null)
+        {
+            Skip = TestData.MissingReason;
+        }
+    }
+}
+
 /// <summary>A data fact that also needs ffmpeg on PATH.</summary>
 internal sealed class FfmpegDataFactAttribute : FactAttribute
 {

@@ -35,9 +35,6 @@ internal static class StreamCommand
         return command;
     }
 
-    public static Uri ParseAddress(string server) =>
-        server.Contains("://", StringComparison.Ordinal) ? new Uri(server) : new Uri("http://" + server);
-
     private static async Task<int> RunAsync(
         string file, string server, bool realtime, int chunkMs, bool interim, bool json, string? model, CancellationToken cancellationToken)
     {
@@ -47,7 +44,7 @@ internal static class StreamCommand
         }
 
         using var audio = AudioFile.Open(file);
-        using var connection = new GrpcClientConnection(ParseAddress(server));
+        using var connection = GrpcClientConnection.ForAddress(server);
         var client = new Asr.AsrClient(connection);
         using var call = client.StreamingRecognize(new CallOptions(cancellationToken: cancellationToken));
         var config = new StreamingRecognitionConfig
@@ -85,7 +82,7 @@ internal static class StreamCommand
             {
                 for (var i = 0; i < read; i++)
                 {
-                    var value = (short)Math.Clamp(MathF.Round(samples[i] * 32767f), short.MinValue, short.MaxValue);
+                    var value = (short)Math.Clamp(MathF.Round(samples[i] * 32768f), short.MinValue, short.MaxValue);
                     bytes[2 * i] = (byte)value;
                     bytes[2 * i + 1] = (byte)(value >> 8);
                 }

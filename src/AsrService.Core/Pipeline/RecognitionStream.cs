@@ -113,11 +113,14 @@ public sealed class RecognitionStream : IDisposable
             StreamingEventKind.InterimResult, SamplesToTime(start), SamplesToTime(_detector.AcceptedSamples), result.Text, result.Confidence, stability));
     }
 
-    /// <summary>The share of the hypothesis, in words, that the previous interim already had in the same place.</summary>
+    /// <summary>
+    /// The share of the hypothesis, in words, that the previous interim already had in the same place; words are
+    /// compared without case or punctuation, which the model revises freely as a sentence grows.
+    /// </summary>
     internal static float Stability(string previous, string current)
     {
-        var before = previous.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        var now = current.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        var before = WordErrorRate.Normalize(previous).Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        var now = WordErrorRate.Normalize(current).Split(' ', StringSplitOptions.RemoveEmptyEntries);
         var common = 0;
         while (common < before.Length && common < now.Length && before[common] == now[common])
         {
