@@ -10,6 +10,7 @@ var root = new RootCommand("AsrService: speech recognition with Silero VAD and M
     ServeCommand.Create(),
     StreamCommand.Create(),
     EvaluateCommand.Create(),
+    BenchCommand.Create(),
     ModelsCommand.Create(),
 };
 

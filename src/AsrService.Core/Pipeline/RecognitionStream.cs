@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using AsrService.Core.Recognition;
 using AsrService.Core.Vad;
 
@@ -100,8 +101,14 @@ public sealed class RecognitionStream : IDisposable
     private void DecodeInterim(ICollection<StreamingEvent> events, CancellationToken cancellationToken)
     {
         var start = _detector.OpenSegmentStartSample;
+        var started = Stopwatch.GetTimestamp();
         var result = _session.Recognize(_detector.OpenSegmentSamples, cancellationToken);
-        _nextInterimAtSample = _detector.AcceptedSamples + _interimIntervalSamples;
+
+        // Re-decoding an open segment costs more as it grows. Spacing interims by at least twice what the last one
+        // cost keeps them under half of real time, so a long utterance makes interims rarer instead of making the
+        // stream fall behind its audio and delay the final result.
+        var costSamples = (long)(Stopwatch.GetElapsedTime(started).TotalSeconds * VoiceActivityDetector.SampleRate);
+        _nextInterimAtSample = _detector.AcceptedSamples + Math.Max(_interimIntervalSamples, 2 * costSamples);
         if (result.Text.Length == 0)
         {
             return;

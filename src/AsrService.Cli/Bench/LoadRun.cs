@@ -1,0 +1,221 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using AsrService.Grpc;
+using AsrService.Grpc.Client;
+using AsrService.Grpc.V1;
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+
+namespace AsrService.Cli.Bench;
+
+/// <summary>Settings of one load run.</summary>
+internal sealed record LoadSettings(
+    int Streams,
+    bool RealTime,
+    int ChunkMs,
+    bool Interim,
+    TimeSpan Duration,
+    TimeSpan Gap,
+    TimeSpan MinSilence,
+    TimeSpan SpeechPad);
+
+/// <summary>What one load run measured.</summary>
+internal sealed class LoadResult
+{
+    public required LoadSettings Settings { get; init; }
+
+    public double AudioSeconds { get; set; }
+
+    public double WallSeconds { get; set; }
+
+    public LatencySample FinalLatency { get; } = new();
+
+    public LatencySample FirstInterimLatency { get; } = new();
+
+    public LatencySample InterimInterval { get; } = new();
+
+    public ConcurrentDictionary<string, int> Errors { get; } = new();
+
+    public int Finals;
+
+    public int Interims;
+
+    public double ProcessCpuSeconds { get; set; }
+
+    public int ErrorCount => Errors.Values.Sum();
+}
+
+/// <summary>
+/// Runs N StreamingRecognize calls at once over the real transport. Each call streams utterances from the audio
+/// set one after another with a gap of silence between them, paced at real time or as fast as possible, and the
+/// latencies are taken against the client's own send clock: a final result's latency is its arrival time minus the
+/// time the audio at its segment's end (result_end_offset) was sent; a first interim's latency is measured from the
+/// moment the speech onset (speech-begin offset plus the VAD's start padding) was sent.
+/// </summary>
+internal static class LoadRun
+{
+    public static async Task<LoadResult> RunAsync(GrpcClientConnection connection, IReadOnlyList<float[]> utterances, LoadSettings settings, CancellationToken cancellationToken)
+    {
+        var result = new LoadResult { Settings = settings };
+        var process = Process.GetCurrentProcess();
+        var cpuBefore = process.TotalProcessorTime;
+        var clock = Stopwatch.StartNew();
+        var audioSeconds = new double[settings.Streams];
+        var tasks = Enumerable.Range(0, settings.Streams)
+            .Select(i => Task.Run(() => RunStreamAsync(connection, utterances, settings, i, result, audioSeconds, cancellationToken), cancellationToken))
+            .ToArray();
+        await Task.WhenAll(tasks).ConfigureAwait(false);
+        result.WallSeconds = clock.Elapsed.TotalSeconds;
+        result.AudioSeconds = audioSeconds.Sum();
+        process.Refresh();
+        result.ProcessCpuSeconds = (process.TotalProcessorTime - cpuBefore).TotalSeconds;
+        return result;
+    }
+
+    private static async Task RunStreamAsync(
+        GrpcClientConnection connection, IReadOnlyList<float[]> utterances, LoadSettings settings, int index, LoadResult result, double[] audioSeconds, CancellationToken cancellationToken)
+    {
+        // Stagger starts over one second so that streams do not reach their segment ends in lock step.
+        await Task.Delay(TimeSpan.FromMilliseconds(1000.0 * index / settings.Streams), cancellationToken).ConfigureAwait(false);
+        var client = new Asr.AsrClient(connection);
+        using var call = client.StreamingRecognize(new CallOptions(cancellationToken: cancellationToken));
+        var chunkSamples = 16 * settings.ChunkMs;
+        var sendTimes = new List<double>(); // client clock (s) at which each chunk finished sending, by chunk index
+        var clock = Stopwatch.StartNew();
+        var receiving = ReceiveAsync(call, settings, chunkSamples, sendTimes, clock, result, cancellationToken);
+        try
+        {
+            await call.RequestStream.WriteAsync(new StreamingRecognizeRequest
+            {
+                StreamingConfig = new StreamingRecognitionConfig
+                {
+                    Config = new RecognitionConfig
+                    {
+                        Encoding = Grpc.V1.AudioEncoding.Linear16,
+                        SampleRateHertz = 16_000,
+                        RequestId = $"bench-{index}",
+                        VoiceActivity = new VoiceActivityConfig
+                        {
+                            MinSilence = Duration.FromTimeSpan(settings.MinSilence),
+                            SpeechPad = Duration.FromTimeSpan(settings.SpeechPad),
+                        },
+                    },
+                    InterimResults = settings.Interim,
+                    EnableVoiceActivityEvents = true,
+                },
+            }, cancellationToken).ConfigureAwait(false);
+
+            var buffer = new byte[chunkSamples * 2];
+            long sent = 0;
+            var next = index % utterances.Count;
+            var gap = new float[(int)(settings.Gap.TotalSeconds * 16_000)];
+            while (clock.Elapsed < settings.Duration || sent == 0)
+            {
+                foreach (var part in new[] { utterances[next], gap })
+                {
+                    for (var offset = 0; offset < part.Length; offset += chunkSamples)
+                    {
+                        var count = Math.Min(chunkSamples, part.Length - offset);
+                        Encode(part.AsSpan(offset, count), buffer);
+                        await call.RequestStream.WriteAsync(new StreamingRecognizeRequest { AudioContent = ByteString.CopyFrom(buffer, 0, count * 2) }, cancellationToken).ConfigureAwait(false);
+                        sent += count;
+                        lock (sendTimes)
+                        {
+                            // Chunks are whole except at part ends; index the clock by 16 kHz sample position instead.
+                            while (sendTimes.Count * chunkSamples < sent)
+                            {
+                                sendTimes.Add(clock.Elapsed.TotalSeconds);
+                            }
+                        }
+
+                        if (settings.RealTime)
+                        {
+                            var wait = sent / 16_000.0 - clock.Elapsed.TotalSeconds;
+                            if (wait > 0)
+                            {
+                                await Task.Delay(TimeSpan.FromSeconds(wait), cancellationToken).ConfigureAwait(false);
+                            }
+                        }
+                    }
+                }
+
+                next = (next + 1) % utterances.Count;
+            }
+
+            audioSeconds[index] = sent / 16_000.0;
+            await call.RequestStream.CompleteAsync().ConfigureAwait(false);
+            await receiving.ConfigureAwait(false);
+        }
+        catch (RpcException e)
+        {
+            result.Errors.AddOrUpdate(e.StatusCode.ToString(), 1, (_, n) => n + 1);
+        }
+    }
+
+    private static async Task ReceiveAsync(
+        AsyncDuplexStreamingCall<StreamingRecognizeRequest, StreamingRecognizeResponse> call,
+        LoadSettings settings, int chunkSamples, List<double> sendTimes, Stopwatch clock, LoadResult result, CancellationToken cancellationToken)
+    {
+        double? onsetSentAt = null;
+        double? lastInterimAt = null;
+        await Task.Yield();
+        while (await call.ResponseStream.MoveNext(cancellationToken).ConfigureAwait(false))
+        {
+            var now = clock.Elapsed.TotalSeconds;
+            var response = call.ResponseStream.Current;
+            if (response.SpeechEventType == StreamingRecognizeResponse.Types.SpeechEventType.SpeechActivityBegin)
+            {
+                onsetSentAt = SentAt(response.SpeechEventOffset.ToTimeSpan() + settings.SpeechPad);
+                lastInterimAt = null;
+            }
+
+            foreach (var item in response.Results)
+            {
+                if (item.IsFinal)
+                {
+                    Interlocked.Increment(ref result.Finals);
+                    if (SentAt(item.ResultEndOffset.ToTimeSpan()) is { } endSentAt)
+                    {
+                        result.FinalLatency.Add(now - endSentAt);
+                    }
+
+                    onsetSentAt = null;
+                    lastInterimAt = null;
+                    continue;
+                }
+
+                Interlocked.Increment(ref result.Interims);
+                if (lastInterimAt is null && onsetSentAt is { } onset)
+                {
+                    result.FirstInterimLatency.Add(now - onset);
+                }
+                else if (lastInterimAt is { } previous)
+                {
+                    result.InterimInterval.Add(now - previous);
+                }
+
+                lastInterimAt = now;
+            }
+        }
+
+        double? SentAt(TimeSpan offset)
+        {
+            var sample = (long)(offset.TotalSeconds * 16_000);
+            lock (sendTimes)
+            {
+                var chunk = (int)Math.Max(0, (sample - 1) / chunkSamples);
+                return chunk < sendTimes.Count ? sendTimes[chunk] : null;
+            }
+        }
+    }
+
+    private static void Encode(ReadOnlySpan<float> samples, byte[] buffer)
+    {
+        for (var i = 0; i < samples.Length; i++)
+        {
+            var value = (short)Math.Clamp(MathF.Round(samples[i] * 32768f), short.MinValue, short.MaxValue);
+            buffer[2 * i] = (byte)value;
+            buffer[2 * i + 1] = (byte)(value >> 8);
+        }
+    }
+}

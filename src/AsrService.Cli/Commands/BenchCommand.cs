@@ -1,0 +1,190 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using AsrService.Cli.Bench;
+using AsrService.Core.Audio;
+using AsrService.Core.Vad;
+using AsrService.Grpc;
+using AsrService.Grpc.Client;
+using AsrService.Server;
+
+namespace AsrService.Cli.Commands;
+
+/// <summary>
+/// <c>asr bench</c>: the load tool. N concurrent StreamingRecognize calls over the real transport, against a server
+/// given by --server or one started in this process on a loopback port; prints a table and writes JSON.
+/// </summary>
+internal static class BenchCommand
+{
+    public static Command Create()
+    {
+        var server = new Option<string?>("--server", "-s") { Description = "Server HOST:PORT; without it a server is started in this process with the model options below." };
+        var streams = new Option<int>("--streams", "-n") { Description = "Concurrent streams.", DefaultValueFactory = _ => 1 };
+        var fast = new Option<bool>("--fast") { Description = "Send audio as fast as possible instead of at real time." };
+        var chunkMs = new Option<int>("--chunk-ms") { Description = "Audio per message, in milliseconds.", DefaultValueFactory = _ => 100 };
+        var interim = new Option<bool>("--interim") { Description = "Ask for interim results." };
+        var duration = new Option<double>("--duration") { Description = "Seconds each stream keeps sending (at least one utterance).", DefaultValueFactory = _ => 60 };
+        var gapMs = new Option<int>("--gap-ms") { Description = "Silence between utterances, in milliseconds.", DefaultValueFactory = _ => 2000 };
+        var data = new Option<DirectoryInfo?>("--data") { Description = "Folder of WAV files (searched recursively); default ../shared/data/librispeech-test-other-dev." };
+        var json = new Option<FileInfo?>("--json") { Description = "Write the results as JSON to this file." };
+        var findCapacity = new Option<bool>("--find-capacity") { Description = "Raise the stream count until p95 final latency passes --latency-bound or errors appear." };
+        var bound = new Option<double>("--latency-bound") { Description = "p95 final latency bound for --find-capacity, in seconds.", DefaultValueFactory = _ => 1.0 };
+        var maxTry = new Option<int>("--max-streams-to-try") { Description = "Upper end of the --find-capacity search.", DefaultValueFactory = _ => 128 };
+
+        var command = new Command("bench", "Load-test a server with concurrent streams and report latency percentiles.")
+        {
+            server, streams, fast, chunkMs, interim, duration, gapMs, data, json, findCapacity, bound, maxTry,
+        };
+        var engineOptions = EngineOptions.AddTo(command, streaming: true);
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var engineSettings = engineOptions.Bind(parse);
+            var utterances = LoadAudio(parse.GetValue(data));
+            var settings = new LoadSettings(
+                parse.GetValue(streams),
+                !parse.GetValue(fast),
+                parse.GetValue(chunkMs),
+                parse.GetValue(interim),
+                TimeSpan.FromSeconds(parse.GetValue(duration)),
+                TimeSpan.FromMilliseconds(parse.GetValue(gapMs)),
+                engineSettings.Vad.MinSilence,
+                engineSettings.Vad.SpeechPad);
+
+            Engine? engine = null;
+            GrpcServer? local = null;
+            try
+            {
+                var address = parse.GetValue(server);
+                if (address is null)
+                {
+                    engine = Engine.Load(engineSettings, cancellationToken);
+                    local = AsrServerHost.Build(engine.Recognizer, engine.VoiceActivity, new AsrServiceOptions { MaxConcurrentStreams = 1024 },
+                        [new GrpcEndpointOptions { Host = "127.0.0.1", Port = 0 }], args: ["--Logging:LogLevel:Default=Warning"]);
+                    await local.StartAsync(cancellationToken);
+                    address = $"127.0.0.1:{local.Port}";
+                    Console.Error.WriteLine($"asr: bench against an in-process server on {address}: model {engine.Recognizer.ModelName}, {engineSettings.Inference.IntraOpThreads} threads per run");
+                }
+
+                using var connection = GrpcClientConnection.ForAddress(address);
+                var results = new List<LoadResult>();
+                PrintHeader();
+                if (parse.GetValue(findCapacity))
+                {
+                    var n = Math.Max(1, settings.Streams);
+                    var limit = parse.GetValue(maxTry);
+                    while (n <= limit)
+                    {
+                        var run = await LoadRun.RunAsync(connection, utterances, settings with { Streams = n }, cancellationToken);
+                        results.Add(run);
+                        PrintRow(run);
+                        if (run.ErrorCount > 0 || !(run.FinalLatency.Percentile(95) <= parse.GetValue(bound)))
+                        {
+                            break;
+                        }
+
+                        n = n < 4 ? n * 2 : n + Math.Max(2, n / 4);
+                    }
+
+                    var passing = results.Where(r => r.ErrorCount == 0 && r.FinalLatency.Percentile(95) <= parse.GetValue(bound)).ToList();
+                    Console.WriteLine(passing.Count == 0
+                        ? $"capacity: below {results[0].Settings.Streams} streams at p95 final latency <= {parse.GetValue(bound)} s"
+                        : $"capacity: {passing[^1].Settings.Streams} streams at p95 final latency <= {parse.GetValue(bound)} s");
+                }
+                else
+                {
+                    var run = await LoadRun.RunAsync(connection, utterances, settings, cancellationToken);
+                    results.Add(run);
+                    PrintRow(run);
+                }
+
+                if (parse.GetValue(json) is { } file)
+                {
+                    await File.WriteAllTextAsync(file.FullName, ToJson(results, engine?.Recognizer.ModelName), cancellationToken);
+                }
+
+                return results.All(r => r.ErrorCount == 0) ? ExitCodes.Success : ExitCodes.ServerError;
+            }
+            finally
+            {
+                if (local is not null)
+                {
+                    await local.StopAsync(CancellationToken.None);
+                    await local.DisposeAsync();
+                }
+
+                engine?.Dispose();
+            }
+        });
+        return command;
+    }
+
+    private static List<float[]> LoadAudio(DirectoryInfo? folder)
+    {
+        var path = folder?.FullName ?? DefaultData();
+        var files = Directory.GetFiles(path, "*.wav", SearchOption.AllDirectories).Order(StringComparer.Ordinal).ToList();
+        if (files.Count == 0)
+        {
+            throw new ArgumentException($"no WAV files under {path}");
+        }
+
+        return files.Select(f =>
+        {
+            using var source = AudioFile.Open(f);
+            return AudioFile.ReadAll(source);
+        }).ToList();
+    }
+
+    private static string DefaultData()
+    {
+        for (var directory = new DirectoryInfo(Environment.CurrentDirectory); directory is not null; directory = directory.Parent)
+        {
+            var candidate = Path.Combine(directory.FullName, "..", "shared", "data", "librispeech-test-other-dev");
+            if (Directory.Exists(candidate))
+            {
+                return Path.GetFullPath(candidate);
+            }
+        }
+
+        throw new ArgumentException("no --data given and ../shared/data/librispeech-test-other-dev not found");
+    }
+
+    private static void PrintHeader()
+    {
+        Console.WriteLine("| streams | pace | interim | audio s | wall s | audio s / wall s | finals | final p50 | final p90 | final p95 | final p99 | first interim p50 | p95 | interim every (mean s) | cpu s / audio s | errors |");
+        Console.WriteLine("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    }
+
+    private static void PrintRow(LoadResult r)
+    {
+        var s = r.Settings;
+        string F(double v) => double.IsNaN(v) ? "-" : v.ToString("F3", CultureInfo.InvariantCulture);
+        var errors = r.Errors.IsEmpty ? "0" : string.Join(' ', r.Errors.Select(e => $"{e.Key}:{e.Value}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"| {s.Streams} | {(s.RealTime ? "real time" : "fast")} | {(s.Interim ? "on" : "off")} | {r.AudioSeconds:F0} | {r.WallSeconds:F1} | {r.AudioSeconds / r.WallSeconds:F2} | {r.Finals} | " +
+            $"{F(r.FinalLatency.Percentile(50))} | {F(r.FinalLatency.Percentile(90))} | {F(r.FinalLatency.Percentile(95))} | {F(r.FinalLatency.Percentile(99))} | " +
+            $"{F(r.FirstInterimLatency.Percentile(50))} | {F(r.FirstInterimLatency.Percentile(95))} | {F(r.InterimInterval.Mean())} | {r.ProcessCpuSeconds / r.AudioSeconds:F3} | {errors} |"));
+    }
+
+    private static string ToJson(List<LoadResult> results, string? model) => JsonSerializer.Serialize(new
+    {
+        model,
+        machine = new { cores = Environment.ProcessorCount, os = System.Runtime.InteropServices.RuntimeInformation.OSDescription },
+        runs = results.Select(r => new
+        {
+            streams = r.Settings.Streams,
+            pace = r.Settings.RealTime ? "realtime" : "fast",
+            interim = r.Settings.Interim,
+            chunk_ms = r.Settings.ChunkMs,
+            audio_seconds = Math.Round(r.AudioSeconds, 2),
+            wall_seconds = Math.Round(r.WallSeconds, 2),
+            real_time_factor = Math.Round(r.WallSeconds / r.AudioSeconds * r.Settings.Streams, 4),
+            finals = r.Finals,
+            interims = r.Interims,
+            final_latency_s = r.FinalLatency.Summary(),
+            first_interim_latency_s = r.FirstInterimLatency.Summary(),
+            interim_interval_s = r.InterimInterval.Summary(),
+            cpu_seconds_per_audio_second = Math.Round(r.ProcessCpuSeconds / r.AudioSeconds, 4),
+            errors = r.Errors,
+        }),
+    }, new JsonSerializerOptions { WriteIndented = true });
+}
