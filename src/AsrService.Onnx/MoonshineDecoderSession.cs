@@ -34,6 +34,7 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
     private readonly float[] _scratch;
     private readonly List<int> _tokens = new(256);
     private float[] _audio = new float[SampleRate * 30];
+    private long[] _draftIds = new long[256];
 
     // Positions in _inputs.
     private const int TokenInput = 0;
@@ -58,7 +59,10 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
         _scratch = new float[_layout.VocabularySize];
     }
 
-    public RecognitionResult Recognize(ReadOnlySpan<float> samples, CancellationToken cancellationToken = default)
+    public RecognitionResult Recognize(ReadOnlySpan<float> samples, CancellationToken cancellationToken = default) =>
+        Recognize(samples, ReadOnlySpan<int>.Empty, cancellationToken);
+
+    public RecognitionResult Recognize(ReadOnlySpan<float> samples, ReadOnlySpan<int> draft, CancellationToken cancellationToken = default)
     {
         if (samples.IsEmpty)
         {
@@ -80,18 +84,38 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
         OnnxRunClock.Stop(started);
 
         var maxTokens = Math.Max(MinimumTokenBudget, (int)Math.Ceiling(samples.Length / (double)SampleRate * _model.Options.MaxTokensPerSecond));
-        return Decode(encoded[0], maxTokens, cancellationToken);
+        return Decode(encoded[0], draft.Length > maxTokens ? draft[..maxTokens] : draft, maxTokens, cancellationToken);
     }
 
     private static readonly string[] s_encoderInputNames = ["input_values"];
     private static readonly string[] s_encoderOutputNames = ["last_hidden_state"];
 
-    private RecognitionResult Decode(OrtValue encoderOutput, int maxTokens, CancellationToken cancellationToken)
+    /// <summary>
+    /// Greedy decoding. The first call takes BOS followed by the draft (an earlier hypothesis of the same growing
+    /// segment), so that one parallel call checks the whole draft: its tokens are kept for as long as the model's
+    /// own argmax at each position agrees with them, which is exactly what token-by-token greedy decoding would have
+    /// produced; at the first disagreement the self-attention caches are cut back to the agreed prefix and decoding
+    /// continues one token at a time from the model's own choice.
+    /// </summary>
+    private RecognitionResult Decode(OrtValue encoderOutput, ReadOnlySpan<int> draft, int maxTokens, CancellationToken cancellationToken)
     {
         var cacheCount = _layout.Layers * 2;
+        var vocabulary = _layout.VocabularySize;
         _tokens.Clear();
-        _tokenId[0] = TokenDecoder.BeginOfSequence;
-        _inputs[TokenInput] = _tokenValue;
+        var firstLength = draft.Length + 1;
+        if (_draftIds.Length < firstLength)
+        {
+            _draftIds = new long[Math.Max(firstLength, _draftIds.Length * 2)];
+        }
+
+        _draftIds[0] = TokenDecoder.BeginOfSequence;
+        for (var i = 0; i < draft.Length; i++)
+        {
+            _draftIds[i + 1] = draft[i];
+        }
+
+        using var firstIds = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _draftIds.AsMemory(0, firstLength), [1, firstLength]);
+        _inputs[TokenInput] = firstIds;
         _inputs[EncoderInput] = encoderOutput;
         _inputs[CacheBranchInput] = _noCache;
         Array.Fill(_inputs, _emptyCache, FirstPastInput, cacheCount * 2);
@@ -103,49 +127,73 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
         for (var i = 0; i < cacheCount; i++)
         {
             _inputs[FirstPastInput + cacheCount + i] = first[1 + cacheCount + i];
+            _inputs[FirstPastInput + i] = first[1 + i];
         }
 
-        _inputs[CacheBranchInput] = _useCache;
-        IDisposableReadOnlyCollection<OrtValue> current = first;
         var logProbabilitySum = 0.0;
         var scored = 0;
+        var allLogits = first[0].GetTensorDataAsSpan<float>();
+        var next = -1;
+        var agreed = 0;
+        for (var position = 0; position < firstLength; position++)
+        {
+            var logits = allLogits.Slice(position * vocabulary, vocabulary);
+            var token = TensorPrimitives.IndexOfMax(logits);
+            logProbabilitySum += LogProbability(logits, token);
+            scored++;
+            if (position + 1 < firstLength && token == draft[position])
+            {
+                _tokens.Add(token);
+                agreed++;
+                continue;
+            }
+
+            next = token;
+            break;
+        }
+
+        // Past positions: BOS plus the agreed draft tokens. A longer draft leaves cache rows to drop.
+        OrtValue[]? trimmed = agreed + 1 < firstLength ? TrimSelfAttentionCaches(first, agreed + 1) : null;
+        if (trimmed is not null)
+        {
+            Array.Copy(trimmed, 0, _inputs, FirstPastInput, cacheCount);
+        }
+
+        _inputs[TokenInput] = _tokenValue;
+        _inputs[CacheBranchInput] = _useCache;
+        IDisposableReadOnlyCollection<OrtValue>? current = null;
         try
         {
-            while (true)
+            while (next != TokenDecoder.EndOfSequence && _tokens.Count < maxTokens)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var logits = current[0].GetTensorDataAsSpan<float>()[^_layout.VocabularySize..];
-                var token = TensorPrimitives.IndexOfMax(logits);
-                logProbabilitySum += LogProbability(logits, token);
-                scored++;
-                if (token == TokenDecoder.EndOfSequence || _tokens.Count >= maxTokens)
-                {
-                    break;
-                }
-
-                _tokens.Add(token);
-                _tokenId[0] = token;
+                _tokens.Add(next);
+                _tokenId[0] = next;
+                started = OnnxRunClock.Start();
+                var step = _model.Decoder.Run(_runOptions, _inputNames, _inputs, _stepOutputNames);
+                OnnxRunClock.Stop(started);
+                current?.Dispose();
+                current = step;
                 for (var i = 0; i < cacheCount; i++)
                 {
                     _inputs[FirstPastInput + i] = current[1 + i];
                 }
 
-                started = OnnxRunClock.Start();
-                var next = _model.Decoder.Run(_runOptions, _inputNames, _inputs, _stepOutputNames);
-                OnnxRunClock.Stop(started);
-                if (!ReferenceEquals(current, first))
-                {
-                    current.Dispose();
-                }
-
-                current = next;
+                var logits = current[0].GetTensorDataAsSpan<float>()[^vocabulary..];
+                next = TensorPrimitives.IndexOfMax(logits);
+                logProbabilitySum += LogProbability(logits, next);
+                scored++;
             }
         }
         finally
         {
-            if (!ReferenceEquals(current, first))
+            current?.Dispose();
+            if (trimmed is not null)
             {
-                current.Dispose();
+                foreach (var value in trimmed)
+                {
+                    value.Dispose();
+                }
             }
 
             Array.Clear(_inputs);
@@ -154,6 +202,30 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
         var text = _model.Tokens.Decode(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_tokens));
         var confidence = scored == 0 ? 0f : (float)Math.Exp(logProbabilitySum / scored);
         return new RecognitionResult(text, _tokens.ToArray(), confidence);
+    }
+
+    /// <summary>Copies the first <paramref name="keep"/> positions of each self-attention cache of the first call.</summary>
+    private OrtValue[] TrimSelfAttentionCaches(IReadOnlyList<OrtValue> first, int keep)
+    {
+        var cacheCount = _layout.Layers * 2;
+        var heads = _layout.Heads;
+        var headSize = _layout.HeadSize;
+        var trimmed = new OrtValue[cacheCount];
+        for (var i = 0; i < cacheCount; i++)
+        {
+            var source = first[1 + i];
+            var length = (int)source.GetTensorTypeAndShape().Shape[2];
+            trimmed[i] = OrtValue.CreateAllocatedTensorValue(
+                OrtAllocator.DefaultInstance, Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float, [1, heads, keep, headSize]);
+            var from = source.GetTensorDataAsSpan<float>();
+            var to = trimmed[i].GetTensorMutableDataAsSpan<float>();
+            for (var head = 0; head < heads; head++)
+            {
+                from.Slice(head * length * headSize, keep * headSize).CopyTo(to.Slice(head * keep * headSize, keep * headSize));
+            }
+        }
+
+        return trimmed;
     }
 
     /// <summary>log softmax(logits)[token], computed without allocating: logit - max - log(sum(exp(logits - max))).</summary>

@@ -34,6 +34,16 @@ public sealed class StreamingRecognizeTests(ServerFixture fixture, ITestOutputHe
     }
 
     [DataFact]
+    public async Task StreamingRecognize_WithInterims_FinalTranscriptStillEqualsOffline()
+    {
+        var samples = TestData.Read(Path.Combine(TestData.Root!, Utterance));
+        var responses = await StreamAsync(Pcm16(samples), 3_200, interim: true);
+
+        Assert.Contains(responses, r => r.Results.Any(x => !x.IsFinal));
+        Assert.Equal(OfflineText(samples, new VadOptions()), string.Join(' ', responses.SelectMany(r => r.Results).Where(r => r.IsFinal).Select(r => r.Alternatives[0].Transcript)));
+    }
+
+    [DataFact]
     public async Task StreamingRecognize_InterimResults_ArriveBeforeTheFinalAndEventsMatchOffsets()
     {
         var samples = TestData.Read(Path.Combine(TestData.Root!, Utterance));

@@ -19,6 +19,7 @@ public sealed class RecognitionStream : IDisposable
     private readonly long _interimIntervalSamples;
     private long _nextInterimAtSample = long.MaxValue;
     private string _previousInterim = string.Empty;
+    private int[] _draft = [];
     private bool _completed;
 
     public RecognitionStream(ISpeechRecognizer recognizer, IVoiceActivityModel voiceActivityModel, StreamingOptions options)
@@ -79,6 +80,7 @@ public sealed class RecognitionStream : IDisposable
                 }
 
                 _previousInterim = string.Empty;
+                _draft = [];
                 _nextInterimAtSample = vadEvent.StartSample + _interimIntervalSamples;
                 continue;
             }
@@ -90,7 +92,12 @@ public sealed class RecognitionStream : IDisposable
 
             _nextInterimAtSample = long.MaxValue;
             _previousInterim = string.Empty;
+
+            // The final is decoded from scratch, not from the last interim's draft: the int8 models quantise
+            // activations per call, so checking a draft in one parallel call can flip a near-tie that token-by-token
+            // greedy decoding would not, and a final must be the plain greedy result.
             var result = _session.Recognize(segment.Samples.Span, cancellationToken);
+            _draft = [];
             if (result.Text.Length > 0)
             {
                 events.Add(new StreamingEvent(StreamingEventKind.FinalResult, segment.StartTime, segment.EndTime, result.Text, result.Confidence, 1f));
@@ -102,7 +109,8 @@ public sealed class RecognitionStream : IDisposable
     {
         var start = _detector.OpenSegmentStartSample;
         var started = Stopwatch.GetTimestamp();
-        var result = _session.Recognize(_detector.OpenSegmentSamples, cancellationToken);
+        var result = _session.Recognize(_detector.OpenSegmentSamples, _draft, cancellationToken);
+        _draft = [.. result.TokenIds];
 
         // Re-decoding an open segment costs more as it grows. Spacing interims by at least twice what the last one
         // cost keeps them under half of real time, so a long utterance makes interims rarer instead of making the

@@ -21,6 +21,13 @@ public interface IRecognizerSession : IDisposable
 {
     /// <summary>Decodes one segment of 16 kHz mono speech from scratch.</summary>
     RecognitionResult Recognize(ReadOnlySpan<float> samples, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Decodes a segment given a draft: the token ids of an earlier hypothesis of the same (now longer) segment. The
+    /// result is the greedy decode of <paramref name="samples"/>; the draft only saves the decoder the steps on which
+    /// the model still agrees with it.
+    /// </summary>
+    RecognitionResult Recognize(ReadOnlySpan<float> samples, ReadOnlySpan<int> draft, CancellationToken cancellationToken = default);
 }
 
 /// <summary>The text of one segment with its token ids and a confidence from the token log-probabilities.</summary>
