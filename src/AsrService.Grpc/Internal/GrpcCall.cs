@@ -109,17 +109,18 @@ internal sealed class GrpcCall<TRequest, TResponse> : IClientCall
 
         try
         {
-            await _responseStarted.ConfigureAwait(false);
-            var reader = _responseReader;
-            if (reader is null || _responseEnded)
-            {
-                return EndOfStream();
-            }
-
             using var linked = Link(cancellationToken, out var token);
             TResponse? message;
             try
             {
+                // The response headers may still be on their way (a server sends them with its first message).
+                await _responseStarted.WaitAsync(token).ConfigureAwait(false);
+                var reader = _responseReader;
+                if (reader is null || _responseEnded)
+                {
+                    return EndOfStream();
+                }
+
                 message = await MessageFraming.ReadMessageAsync(
                     reader,
                     ParserCache<TResponse>.Parser,
@@ -127,7 +128,7 @@ internal sealed class GrpcCall<TRequest, TResponse> : IClientCall
                     _connection.Options.MaxReceiveMessageSize,
                     token).ConfigureAwait(false);
             }
-            catch (Exception ex)
+            catch (Exception ex) when (ex is not RpcException || _status is null)
             {
                 Abort(FailureStatus(ex, cancellationToken, "Error reading next message."));
                 throw StatusException();
