@@ -8,6 +8,7 @@ namespace AsrService.Grpc.Tests;
 /// test starts a server, runs a script from tests/interop as a subprocess and checks the JSON lines it prints. Skipped,
 /// with the reason shown, where the runtime or its gRPC package is not installed (see tests/README.md).
 /// </summary>
+[Collection(InteropCollection.Name)]
 public sealed class InteropTests
 {
     [NodeInteropFact]
@@ -123,6 +124,16 @@ public sealed class InteropTests
             .Select(line => JsonDocument.Parse(line).RootElement.Clone())
             .ToList();
     }
+}
+
+/// <summary>
+/// Runs the interop tests on their own: starting Node and Python costs seconds of CPU, which would otherwise skew the
+/// timing checks of tests running beside them.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class InteropCollection
+{
+    public const string Name = "Interop (not parallel)";
 }
 
 /// <summary>Where the interop scripts and their runtimes are, and why a test must be skipped.</summary>
