@@ -16,7 +16,7 @@ public sealed class InteropTests
     {
         await using var host = await TestServerHost.StartAsync();
         var lines = await RunAsync(Interop.NodeExecutable!, [Interop.NodeScript, $"127.0.0.1:{host.Port}", "suite"]);
-        AssertSuite(lines, "hello from grpc-js");
+        await AssertSuiteAsync(lines, "hello from grpc-js", host);
     }
 
     [PythonInteropFact]
@@ -24,7 +24,7 @@ public sealed class InteropTests
     {
         await using var host = await TestServerHost.StartAsync();
         var lines = await RunAsync(Interop.PythonExecutable, [Interop.PythonScript, $"127.0.0.1:{host.Port}", "suite"]);
-        AssertSuite(lines, "hello from grpcio");
+        await AssertSuiteAsync(lines, "hello from grpcio", host);
     }
 
     [NodeInteropFact]
@@ -52,7 +52,7 @@ public sealed class InteropTests
         return host;
     }
 
-    private static void AssertSuite(List<JsonElement> lines, string echoText)
+    private static async Task AssertSuiteAsync(List<JsonElement> lines, string echoText, TestServerHost host)
     {
         var health = lines.Where(l => l.GetProperty("command").GetString() == "health").ToList();
         Assert.Equal(2, health.Count);
@@ -72,6 +72,11 @@ public sealed class InteropTests
         var fail = Assert.Single(lines, l => l.GetProperty("command").GetString() == "fail");
         Assert.Equal(3, fail.GetProperty("code").GetInt32());
         Assert.Equal("bad config: 100% wrong ✓", fail.GetProperty("details").GetString());
+
+        // The client's deadline travelled as grpc-timeout: the handler's token was cancelled.
+        var deadline = Assert.Single(lines, l => l.GetProperty("command").GetString() == "deadline");
+        Assert.Equal(4, deadline.GetProperty("code").GetInt32());
+        await host.Service.SlowCall("interop-deadline").Cancelled.Task.WaitAsync(TimeSpan.FromSeconds(5));
     }
 
     private static void AssertAsrStream(List<JsonElement> lines)

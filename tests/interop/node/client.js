@@ -8,7 +8,8 @@
 //   echo TEXT                   asrtest.v1.TestService/Echo (unary)
 //   accumulate N                asrtest.v1.TestService/Accumulate (duplex): sends 1..N while reading running sums
 //   fail CODE DETAIL            asrtest.v1.TestService/Fail: the server ends the call with that status
-//   suite                       health, echo, accumulate 200, fail: what the xunit interop test runs
+//   deadline KEY MS             asrtest.v1.TestService/Slow with a deadline of MS: expects DEADLINE_EXCEEDED
+//   suite                       health, echo, accumulate 200, fail, deadline: what the xunit interop test runs
 //   asr-stream WAV [--model M] [--chunk-ms MS] [--interim] [--realtime]
 //                               asr.v1.Asr/StreamingRecognize: config first, then the WAV's samples in chunks
 //   asr-recognize FILE [--model M]   asr.v1.Asr/Recognize with the whole file as ENCODED_FILE
@@ -129,6 +130,18 @@ async function fail(pkgs, target, code, detail) {
     print({ command: 'fail', error: null });
   } catch (error) {
     print({ command: 'fail', code: error.code, details: error.details });
+  } finally {
+    client.close();
+  }
+}
+
+async function deadline(pkgs, target, key, ms) {
+  const client = new pkgs.asrtest.v1.TestService(target, grpc.credentials.createInsecure());
+  try {
+    await unary(client, 'Slow', { key }, ms);
+    print({ command: 'deadline', error: null });
+  } catch (error) {
+    print({ command: 'deadline', code: error.code, details: error.details });
   } finally {
     client.close();
   }
@@ -258,12 +271,14 @@ async function main() {
     case 'echo': return echo(pkgs, target, args[0] ?? '');
     case 'accumulate': return accumulate(pkgs, target, Number(args[0] ?? 100));
     case 'fail': return fail(pkgs, target, args[0], args[1] ?? '');
+    case 'deadline': return deadline(pkgs, target, args[0] ?? 'interop-deadline', Number(args[1] ?? 300));
     case 'suite':
       await health(pkgs, target, '');
       await health(pkgs, target, 'no.such.Service');
       await echo(pkgs, target, 'hello from grpc-js');
       await accumulate(pkgs, target, 200);
       await fail(pkgs, target, 3, 'bad config: 100% wrong ✓');
+      await deadline(pkgs, target, 'interop-deadline', 300);
       return undefined;
     case 'asr-stream': return asrStream(pkgs, target, args[0], options);
     case 'asr-recognize': return asrRecognize(pkgs, target, args[0], options);

@@ -11,7 +11,8 @@ Usage: client.py HOST:PORT [--proto-path DIR]... COMMAND [ARGS]
   echo TEXT                   asrtest.v1.TestService/Echo (unary)
   accumulate N                asrtest.v1.TestService/Accumulate (duplex): sends 1..N while reading running sums
   fail CODE DETAIL            asrtest.v1.TestService/Fail: the server ends the call with that status
-  suite                       health, echo, accumulate 200, fail: what the xunit interop test runs
+  deadline KEY MS             asrtest.v1.TestService/Slow with a deadline of MS: expects DEADLINE_EXCEEDED
+  suite                       health, echo, accumulate 200, fail, deadline: what the xunit interop test runs
   asr-stream WAV [--model M] [--chunk-ms MS] [--interim] [--realtime]
                               asr.v1.Asr/StreamingRecognize: config first, then the WAV's samples in chunks
   asr-recognize FILE [--model M]   asr.v1.Asr/Recognize with the whole file as ENCODED_FILE
@@ -129,6 +130,14 @@ class Client:
         except grpc.RpcError as error:
             emit({"command": "fail", "code": error.code().value[0], "details": error.details()})
 
+    def deadline(self, key, ms):
+        call = self.unary("/asrtest.v1.TestService/Slow", "asrtest.v1.SlowRequest", "asrtest.v1.SlowResponse")
+        try:
+            call(self.m["asrtest.v1.SlowRequest"](key=key), timeout=ms / 1000)
+            emit({"command": "deadline", "error": None})
+        except grpc.RpcError as error:
+            emit({"command": "deadline", "code": error.code().value[0], "details": error.details()})
+
     def asr_stream(self, path, model, chunk_ms, interim, realtime):
         with wave.open(path, "rb") as wav:
             if wav.getsampwidth() != 2:
@@ -205,12 +214,15 @@ def main():
         client.accumulate(int(args[0]) if args else 100)
     elif options.command == "fail":
         client.fail(args[0], args[1] if len(args) > 1 else "")
+    elif options.command == "deadline":
+        client.deadline(args[0] if args else "interop-deadline", int(args[1]) if len(args) > 1 else 300)
     elif options.command == "suite":
         client.health("")
         client.health("no.such.Service")
         client.echo("hello from grpcio")
         client.accumulate(200)
         client.fail(3, "bad config: 100% wrong \u2713")
+        client.deadline("interop-deadline", 300)
     elif options.command == "asr-stream":
         client.asr_stream(args[0], options.model, options.chunk_ms, options.interim, options.realtime)
     elif options.command == "asr-recognize":
