@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -68,6 +69,17 @@ public sealed class GrpcServerBuilder
     {
         ArgumentNullException.ThrowIfNull(configure);
         _builder.Services.Configure(configure);
+        return this;
+    }
+
+    /// <summary>
+    /// Changes Kestrel settings beyond the endpoints, e.g. <c>Limits.Http2.MaxStreamsPerConnection</c> (100 by default)
+    /// for load tests that multiplex many streams on few connections.
+    /// </summary>
+    public GrpcServerBuilder ConfigureKestrel(Action<KestrelServerOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        _builder.WebHost.ConfigureKestrel(configure);
         return this;
     }
 

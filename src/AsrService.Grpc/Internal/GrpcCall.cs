@@ -45,8 +45,8 @@ internal sealed class GrpcCall<TRequest, TResponse> : IClientCall
     private string? _responseEncoding;
     private StreamingRequestContent? _requestContent;
     private ArrayBufferWriter<byte>? _writeBuffer;
-    private Status? _status;
-    private Metadata? _trailers;
+    // A reference, written once under the lock: readers on other threads see all of it or nothing.
+    private volatile Outcome? _outcome;
     private bool _requestCompleted;
     private bool _responseEnded;
     private int _readPending;
@@ -68,10 +68,10 @@ internal sealed class GrpcCall<TRequest, TResponse> : IClientCall
     public Task<Metadata> ResponseHeadersAsync => _responseHeaders.Task;
 
     public Status GetStatus() =>
-        _status ?? throw new InvalidOperationException("The call has not finished yet.");
+        _outcome?.Status ?? throw new InvalidOperationException("The call has not finished yet.");
 
     public Metadata GetTrailers() =>
-        _status is null ? throw new InvalidOperationException("The call has not finished yet.") : _trailers ?? Metadata.Empty;
+        _outcome?.Trailers ?? throw new InvalidOperationException("The call has not finished yet.");
 
     /// <summary>Starts a call whose request is one message (unary, server streaming).</summary>
     public void StartWithSingleRequest(TRequest request)
@@ -109,17 +109,18 @@ internal sealed class GrpcCall<TRequest, TResponse> : IClientCall
 
         try
         {
-            await _responseStarted.ConfigureAwait(false);
-            var reader = _responseReader;
-            if (reader is null || _responseEnded)
-            {
-                return EndOfStream();
-            }
-
             using var linked = Link(cancellationToken, out var token);
             TResponse? message;
             try
             {
+                // The response headers may still be on their way (a server sends them with its first message).
+                await _responseStarted.WaitAsync(token).ConfigureAwait(false);
+                var reader = _responseReader;
+                if (reader is null || _responseEnded)
+                {
+                    return EndOfStream();
+                }
+
                 message = await MessageFraming.ReadMessageAsync(
                     reader,
                     ParserCache<TResponse>.Parser,
@@ -127,7 +128,7 @@ internal sealed class GrpcCall<TRequest, TResponse> : IClientCall
                     _connection.Options.MaxReceiveMessageSize,
                     token).ConfigureAwait(false);
             }
-            catch (Exception ex)
+            catch (Exception ex) when (ex is not RpcException || _outcome is null)
             {
                 Abort(FailureStatus(ex, cancellationToken, "Error reading next message."));
                 throw StatusException();
@@ -197,15 +198,15 @@ internal sealed class GrpcCall<TRequest, TResponse> : IClientCall
             }
             catch (Exception ex)
             {
-                if (_status is null && (cancellationToken.IsCancellationRequested || _callCts.IsCancellationRequested))
+                if (_outcome is null && (cancellationToken.IsCancellationRequested || _callCts.IsCancellationRequested))
                 {
                     Abort(FailureStatus(ex, cancellationToken, "Error writing request message."));
                 }
 
                 // Otherwise the call is left running: when the server ended it, its status (read from the response
                 // stream) explains the failure better than the I/O error does.
-                throw _status is { } status
-                    ? new RpcException(status, _trailers ?? Metadata.Empty)
+                throw _outcome is { } outcome
+                    ? new RpcException(outcome.Status, outcome.Trailers)
                     : new RpcException(FailureStatus(ex, cancellationToken, "Error writing request message."));
             }
         }
@@ -326,7 +327,7 @@ internal sealed class GrpcCall<TRequest, TResponse> : IClientCall
 
         lock (_lock)
         {
-            if (_status is not null)
+            if (_outcome is not null)
             {
                 // Cancelled while the headers were on their way.
                 response.Dispose();
@@ -370,13 +371,12 @@ internal sealed class GrpcCall<TRequest, TResponse> : IClientCall
     {
         lock (_lock)
         {
-            if (_status is not null)
+            if (_outcome is not null)
             {
                 return;
             }
 
-            _status = status;
-            _trailers = trailers;
+            _outcome = new Outcome(status, trailers);
         }
 
         GrpcClientLog.CallFinished(_connection.Logger, _method, status.StatusCode, status.Detail);
@@ -403,12 +403,10 @@ internal sealed class GrpcCall<TRequest, TResponse> : IClientCall
             _requestContent?.Abort();
         }
 
-        if (status.StatusCode != StatusCode.OK || _responseEnded)
+        // Safe even for OK: the body has been read to its end (or there was none, in a trailers-only response).
+        lock (_lock)
         {
-            lock (_lock)
-            {
-                _response?.Dispose();
-            }
+            _response?.Dispose();
         }
     }
 
@@ -417,16 +415,18 @@ internal sealed class GrpcCall<TRequest, TResponse> : IClientCall
 
     private TResponse? EndOfStream()
     {
-        var status = _status ?? throw new InvalidOperationException("The call ended without a status.");
+        var status = _outcome?.Status ?? throw new InvalidOperationException("The call ended without a status.");
         return status.StatusCode == StatusCode.OK ? null : throw StatusException();
     }
 
     private RpcException StatusException() =>
-        new(_status ?? new Status(StatusCode.Unknown, "The call failed."), _trailers ?? Metadata.Empty);
+        _outcome is { } outcome
+            ? new RpcException(outcome.Status, outcome.Trailers)
+            : new RpcException(new Status(StatusCode.Unknown, "The call failed."));
 
     private void ThrowIfFinished()
     {
-        if (_status is { } status)
+        if (_outcome?.Status is { } status)
         {
             throw status.StatusCode == StatusCode.OK
                 ? new InvalidOperationException("Can't write the message because the call is complete.")
@@ -437,7 +437,7 @@ internal sealed class GrpcCall<TRequest, TResponse> : IClientCall
     /// <summary>Explains a failed operation: our own cancellation first, then what the transport said.</summary>
     private Status FailureStatus(Exception exception, CancellationToken operationToken, string context)
     {
-        if (_status is { } status)
+        if (_outcome?.Status is { } status)
         {
             return status;
         }
@@ -575,4 +575,6 @@ internal sealed class GrpcCall<TRequest, TResponse> : IClientCall
         0xC => StatusCode.PermissionDenied, // INADEQUATE_SECURITY
         _ => StatusCode.Internal,
     };
+
+    private sealed record Outcome(Status Status, Metadata Trailers);
 }
