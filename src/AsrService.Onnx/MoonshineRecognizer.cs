@@ -38,6 +38,8 @@ public sealed class MoonshineRecognizer : ISpeechRecognizer
 
     public string ExecutionProvider => "cpu";
 
+    public int IntraOpThreads => Options.IntraOpThreads;
+
     internal InferenceOptions Options { get; }
 
     internal TokenDecoder Tokens { get; }

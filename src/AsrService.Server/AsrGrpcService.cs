@@ -24,11 +24,13 @@ public sealed class AsrGrpcService : Asr.AsrBase
     private readonly AsrServiceOptions _options;
     private readonly ILogger _logger;
     private readonly ModelManifest _manifest;
+    private readonly DecodeScheduler _scheduler;
     private int _activeStreams;
 
-    public AsrGrpcService(ISpeechRecognizer recognizer, IVoiceActivityModel voiceActivity, AsrServiceOptions options, ILogger<AsrGrpcService> logger)
+    public AsrGrpcService(ISpeechRecognizer recognizer, IVoiceActivityModel voiceActivity, AsrServiceOptions options, DecodeScheduler scheduler, ILogger<AsrGrpcService> logger)
     {
         options.Validate();
+        _scheduler = scheduler;
         _recognizer = recognizer;
         _voiceActivity = voiceActivity;
         _options = options;
@@ -62,7 +64,7 @@ public sealed class AsrGrpcService : Asr.AsrBase
         var options = RequestValidation.Streaming(streamingConfig);
 
         using var slot = AcquireStreamSlot();
-        using var stream = new RecognitionStream(_recognizer, _voiceActivity, options);
+        using var stream = new RecognitionStream(_recognizer, _voiceActivity, options, _scheduler);
         var events = new List<StreamingEvent>();
         var requestId = config.RequestId;
         AsrServiceLog.StreamStarted(_logger, context.Peer, requestId, config.SampleRateHertz, config.Encoding.ToString());
@@ -76,13 +78,13 @@ public sealed class AsrGrpcService : Asr.AsrBase
             }
 
             var samples = Convert(() => decoder.Decode(request.AudioContent.Span).ToArray());
-            stream.Accept(samples, events, cancellationToken);
+            await stream.AcceptAsync(samples, events, cancellationToken).ConfigureAwait(false);
             await WriteAsync(responseStream, events, requestId, cancellationToken).ConfigureAwait(false);
         }
 
         // Half-close: the client has sent everything; finish what is open and end with OK.
-        stream.Accept(decoder.Flush(), events, cancellationToken);
-        stream.Complete(events, cancellationToken);
+        await stream.AcceptAsync(decoder.Flush().ToArray(), events, cancellationToken).ConfigureAwait(false);
+        await stream.CompleteAsync(events, cancellationToken).ConfigureAwait(false);
         await WriteAsync(responseStream, events, requestId, cancellationToken).ConfigureAwait(false);
         AsrServiceLog.StreamEnded(_logger, requestId, stream.AcceptedSamples / 16_000.0);
     }
@@ -102,7 +104,7 @@ public sealed class AsrGrpcService : Asr.AsrBase
         }
 
         var clock = Stopwatch.StartNew();
-        var transcriber = new OfflineTranscriber(_recognizer, _voiceActivity, vad);
+        var transcriber = new OfflineTranscriber(_recognizer, _voiceActivity, vad, _scheduler);
         using var source = new MemoryAudioSource(samples, 16_000);
         var response = new RecognizeResponse
         {

@@ -1,3 +1,4 @@
+using AsrService.Core.Pipeline;
 using AsrService.Core.Recognition;
 using AsrService.Core.Vad;
 using AsrService.Grpc;
@@ -31,6 +32,9 @@ public static class AsrServerHost
         builder.Services.AddSingleton(recognizer);
         builder.Services.AddSingleton(voiceActivity);
         builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(new DecodeScheduler(options.ConcurrentDecodes > 0
+            ? options.ConcurrentDecodes
+            : Math.Max(1, Environment.ProcessorCount / Math.Max(1, recognizer.IntraOpThreads))));
         builder.Services.AddSingleton<AsrGrpcService>();
         var server = builder.Build();
         Asr.BindService(server.Registry, server.Services.GetRequiredService<AsrGrpcService>());

@@ -29,11 +29,12 @@ internal static class BenchCommand
         var json = new Option<FileInfo?>("--json") { Description = "Write the results as JSON to this file." };
         var findCapacity = new Option<bool>("--find-capacity") { Description = "Raise the stream count until p95 final latency passes --latency-bound or errors appear." };
         var bound = new Option<double>("--latency-bound") { Description = "p95 final latency bound for --find-capacity, in seconds.", DefaultValueFactory = _ => 1.0 };
+        var decodes = new Option<int>("--concurrent-decodes") { Description = "In-process server: decodes run at once (0: cores / threads per run).", DefaultValueFactory = _ => 0 };
         var maxTry = new Option<int>("--max-streams-to-try") { Description = "Upper end of the --find-capacity search.", DefaultValueFactory = _ => 128 };
 
         var command = new Command("bench", "Load-test a server with concurrent streams and report latency percentiles.")
         {
-            server, streams, fast, chunkMs, interim, duration, gapMs, data, json, findCapacity, bound, maxTry,
+            server, streams, fast, chunkMs, interim, duration, gapMs, data, json, findCapacity, bound, maxTry, decodes,
         };
         var engineOptions = EngineOptions.AddTo(command, streaming: true);
         command.SetAction(async (parse, cancellationToken) =>
@@ -58,7 +59,7 @@ internal static class BenchCommand
                 if (address is null)
                 {
                     engine = Engine.Load(engineSettings, cancellationToken);
-                    local = AsrServerHost.Build(engine.Recognizer, engine.VoiceActivity, new AsrServiceOptions { MaxConcurrentStreams = 1024 },
+                    local = AsrServerHost.Build(engine.Recognizer, engine.VoiceActivity, new AsrServiceOptions { MaxConcurrentStreams = 1024, ConcurrentDecodes = parse.GetValue(decodes) },
                         [new GrpcEndpointOptions { Host = "127.0.0.1", Port = 0 }], args: ["--Logging:LogLevel:Default=Warning"]);
                     await local.StartAsync(cancellationToken);
                     address = $"127.0.0.1:{local.Port}";

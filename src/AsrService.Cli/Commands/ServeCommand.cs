@@ -14,11 +14,12 @@ internal static class ServeCommand
         var certificate = new Option<string?>("--tls-cert") { Description = "TLS certificate (PEM or PFX); enables TLS with ALPN h2." };
         var key = new Option<string?>("--tls-key") { Description = "Private key (PEM) of --tls-cert." };
         var maxStreams = new Option<int>("--max-streams") { Description = "Calls decoded at once; more get RESOURCE_EXHAUSTED.", DefaultValueFactory = _ => new AsrServiceOptions().MaxConcurrentStreams };
+        var decodes = new Option<int>("--concurrent-decodes") { Description = "Decodes run at once (0: cores / threads per run); more finals wait, more interims are skipped.", DefaultValueFactory = _ => 0 };
         var maxMessage = new Option<int>("--max-message-bytes") { Description = "Largest request message accepted.", DefaultValueFactory = _ => 4 * 1024 * 1024 };
 
         var command = new Command("serve", "Run the gRPC recognition server (asr.v1.Asr, grpc.health.v1, server reflection).")
         {
-            host, port, certificate, key, maxStreams, maxMessage,
+            host, port, certificate, key, maxStreams, decodes, maxMessage,
         };
         var engineOptions = EngineOptions.AddTo(command, streaming: true);
         command.SetAction(async (parse, cancellationToken) =>
@@ -31,7 +32,7 @@ internal static class ServeCommand
                 CertificatePath = parse.GetValue(certificate),
                 CertificateKeyPath = parse.GetValue(key),
             };
-            var serviceOptions = new AsrServiceOptions { MaxConcurrentStreams = parse.GetValue(maxStreams) };
+            var serviceOptions = new AsrServiceOptions { MaxConcurrentStreams = parse.GetValue(maxStreams), ConcurrentDecodes = parse.GetValue(decodes) };
             var maxMessageBytes = parse.GetValue(maxMessage);
 
             using var engine = Engine.Load(settings, cancellationToken);

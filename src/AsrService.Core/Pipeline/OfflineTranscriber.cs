@@ -21,9 +21,11 @@ public sealed class OfflineTranscriber
     private readonly ISpeechRecognizer _recognizer;
     private readonly IVoiceActivityModel _voiceActivityModel;
     private readonly VadOptions _vadOptions;
+    private readonly DecodeScheduler? _scheduler;
 
-    public OfflineTranscriber(ISpeechRecognizer recognizer, IVoiceActivityModel voiceActivityModel, VadOptions? vadOptions = null)
+    public OfflineTranscriber(ISpeechRecognizer recognizer, IVoiceActivityModel voiceActivityModel, VadOptions? vadOptions = null, DecodeScheduler? scheduler = null)
     {
+        _scheduler = scheduler;
         _recognizer = recognizer;
         _voiceActivityModel = voiceActivityModel;
         _vadOptions = vadOptions ?? VadOptions.CreateOffline();
@@ -66,7 +68,7 @@ public sealed class OfflineTranscriber
         }
     }
 
-    private static IEnumerable<TranscriptSegment> DecodeCompleted(VoiceActivityDetector detector, IRecognizerSession session, CancellationToken cancellationToken)
+    private IEnumerable<TranscriptSegment> DecodeCompleted(VoiceActivityDetector detector, IRecognizerSession session, CancellationToken cancellationToken)
     {
         while (detector.TryRead(out var vadEvent))
         {
@@ -75,7 +77,12 @@ public sealed class OfflineTranscriber
                 continue;
             }
 
-            var result = session.Recognize(segment.Samples.Span, cancellationToken);
+            RecognitionResult result;
+            using (_scheduler?.EnterFinal(cancellationToken))
+            {
+                result = session.Recognize(segment.Samples.Span, cancellationToken);
+            }
+
             if (result.Text.Length > 0)
             {
                 yield return new TranscriptSegment(segment.StartTime, segment.EndTime, result.Text, result.Confidence);

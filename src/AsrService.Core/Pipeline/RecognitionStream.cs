@@ -8,8 +8,9 @@ namespace AsrService.Core.Pipeline;
 /// The per-call state of a streaming recognition: a voice-activity detector cutting 16 kHz audio into segments and a
 /// recognizer session decoding them. While a segment is open and interim results are wanted, the open audio is
 /// re-decoded every <see cref="StreamingOptions.InterimInterval"/> of new audio; when the segment closes its final
-/// transcript is decoded once. Knows nothing of transports: the caller feeds samples and forwards the events.
-/// Not thread-safe; one per call.
+/// transcript is decoded once. Decodes go through a <see cref="DecodeScheduler"/> when one is given: finals wait for
+/// a slot, interims are skipped when none is free. Knows nothing of transports: the caller feeds samples and forwards
+/// the events. Not thread-safe; one per call.
 /// </summary>
 public sealed class RecognitionStream : IDisposable
 {
@@ -20,12 +21,14 @@ public sealed class RecognitionStream : IDisposable
     private long _nextInterimAtSample = long.MaxValue;
     private string _previousInterim = string.Empty;
     private int[] _draft = [];
+    private readonly DecodeScheduler? _scheduler;
     private bool _completed;
 
-    public RecognitionStream(ISpeechRecognizer recognizer, IVoiceActivityModel voiceActivityModel, StreamingOptions options)
+    public RecognitionStream(ISpeechRecognizer recognizer, IVoiceActivityModel voiceActivityModel, StreamingOptions options, DecodeScheduler? scheduler = null)
     {
         options.Validate();
         _options = options;
+        _scheduler = scheduler;
         _interimIntervalSamples = (long)(options.InterimInterval.TotalSeconds * VoiceActivityDetector.SampleRate);
         _detector = new VoiceActivityDetector(voiceActivityModel, options.Vad);
         try
@@ -43,19 +46,34 @@ public sealed class RecognitionStream : IDisposable
     public long AcceptedSamples => _detector.AcceptedSamples;
 
     /// <summary>Takes the next block of 16 kHz mono audio and appends what it caused to <paramref name="events"/>.</summary>
-    public void Accept(ReadOnlySpan<float> samples, ICollection<StreamingEvent> events, CancellationToken cancellationToken = default)
+    public async ValueTask AcceptAsync(ReadOnlyMemory<float> samples, ICollection<StreamingEvent> events, CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(_completed, this);
-        _detector.Accept(samples);
-        Drain(events, cancellationToken);
+        _detector.Accept(samples.Span);
+        await DrainAsync(events, cancellationToken).ConfigureAwait(false);
         if (_options.InterimResults && _detector.IsSpeechOpen && _detector.AcceptedSamples >= _nextInterimAtSample)
         {
-            DecodeInterim(events, cancellationToken);
+            if (_scheduler is null)
+            {
+                DecodeInterim(events, cancellationToken);
+            }
+            else if (_scheduler.TryEnterInterim(out var lease))
+            {
+                using (lease)
+                {
+                    DecodeInterim(events, cancellationToken);
+                }
+            }
+            else
+            {
+                // Every slot is busy or a final is waiting: skip this update rather than queue it.
+                _nextInterimAtSample = _detector.AcceptedSamples + _interimIntervalSamples;
+            }
         }
     }
 
     /// <summary>End of audio: closes the open segment, decodes it, and appends the last events.</summary>
-    public void Complete(ICollection<StreamingEvent> events, CancellationToken cancellationToken = default)
+    public async ValueTask CompleteAsync(ICollection<StreamingEvent> events, CancellationToken cancellationToken = default)
     {
         if (_completed)
         {
@@ -63,11 +81,11 @@ public sealed class RecognitionStream : IDisposable
         }
 
         _detector.Flush();
-        Drain(events, cancellationToken);
+        await DrainAsync(events, cancellationToken).ConfigureAwait(false);
         _completed = true;
     }
 
-    private void Drain(ICollection<StreamingEvent> events, CancellationToken cancellationToken)
+    private async ValueTask DrainAsync(ICollection<StreamingEvent> events, CancellationToken cancellationToken)
     {
         while (_detector.TryRead(out var vadEvent))
         {
@@ -92,12 +110,22 @@ public sealed class RecognitionStream : IDisposable
 
             _nextInterimAtSample = long.MaxValue;
             _previousInterim = string.Empty;
+            _draft = [];
 
             // The final is decoded from scratch, not from the last interim's draft: the int8 models quantise
             // activations per call, so checking a draft in one parallel call can flip a near-tie that token-by-token
             // greedy decoding would not, and a final must be the plain greedy result.
-            var result = _session.Recognize(segment.Samples.Span, cancellationToken);
-            _draft = [];
+            RecognitionResult result;
+            if (_scheduler is null)
+            {
+                result = _session.Recognize(segment.Samples.Span, cancellationToken);
+            }
+            else
+            {
+                using var lease = await _scheduler.EnterFinalAsync(cancellationToken).ConfigureAwait(false);
+                result = _session.Recognize(segment.Samples.Span, cancellationToken);
+            }
+
             if (result.Text.Length > 0)
             {
                 events.Add(new StreamingEvent(StreamingEventKind.FinalResult, segment.StartTime, segment.EndTime, result.Text, result.Confidence, 1f));

@@ -12,6 +12,9 @@ public interface ISpeechRecognizer : IDisposable
     /// <summary>Where the model runs, e.g. "cpu" or "cuda".</summary>
     string ExecutionProvider { get; }
 
+    /// <summary>Threads one decode uses (ONNX Runtime intra-op threads).</summary>
+    int IntraOpThreads { get; }
+
     /// <summary>Creates the per-stream decoding state. Buffers are sized once, here.</summary>
     IRecognizerSession CreateSession();
 }
