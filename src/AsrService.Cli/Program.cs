@@ -16,7 +16,7 @@ var root = new RootCommand("AsrService: speech recognition with Silero VAD and M
 
 try
 {
-    return await root.Parse(args).InvokeAsync();
+    return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
 }
 catch (ModelLoadException e)
 {

@@ -14,16 +14,19 @@ public sealed class MoonshineRecognizer : ISpeechRecognizer
     private readonly InferenceSession _encoder;
     private readonly InferenceSession _decoder;
 
-    public MoonshineRecognizer(string modelName, string encoderPath, string decoderPath, TokenDecoder tokens, InferenceOptions options)
+    public MoonshineRecognizer(
+        string modelName, string encoderPath, string decoderPath, TokenDecoder tokens, InferenceOptions options,
+        ExecutionProviderKind provider = ExecutionProviderKind.Cpu, ModelCache? cache = null)
     {
         options.Validate();
         ModelName = modelName;
         Options = options;
         Tokens = tokens;
-        _encoder = OnnxSessionFactory.Create(encoderPath, options);
+        Provider = provider;
+        _encoder = OnnxSessionFactory.Create(encoderPath, options, provider: provider, cache: cache);
         try
         {
-            _decoder = OnnxSessionFactory.Create(decoderPath, options);
+            _decoder = OnnxSessionFactory.Create(decoderPath, options, provider: provider, cache: cache);
             Layout = MoonshineLayout.From(_decoder);
         }
         catch
@@ -36,7 +39,9 @@ public sealed class MoonshineRecognizer : ISpeechRecognizer
 
     public string ModelName { get; }
 
-    public string ExecutionProvider => "cpu";
+    public string ExecutionProvider => Provider == ExecutionProviderKind.Cuda ? "cuda" : "cpu";
+
+    internal ExecutionProviderKind Provider { get; }
 
     public int IntraOpThreads => Options.IntraOpThreads;
 

@@ -8,7 +8,32 @@ namespace AsrService.Onnx;
 /// <see cref="ModelLoadException"/> with the file named.</summary>
 internal static class OnnxSessionFactory
 {
-    public static InferenceSession Create(string path, InferenceOptions options, int? intraOpThreads = null)
+    /// <summary>
+    /// Resolves <see cref="ExecutionProviderKind.Auto"/> and <see cref="ExecutionProviderKind.Cuda"/> to what this
+    /// machine can do: cuda fails with the reason when CUDA cannot be used, auto falls back to cpu and says why.
+    /// </summary>
+    public static ExecutionProviderKind Resolve(InferenceOptions options, ModelCache cache, Action<string>? log)
+    {
+        if (options.Provider == ExecutionProviderKind.Cpu)
+        {
+            return ExecutionProviderKind.Cpu;
+        }
+
+        if (CudaExecutionProvider.TryGetDevice(cache, out var failure) is not null)
+        {
+            return ExecutionProviderKind.Cuda;
+        }
+
+        if (options.Provider == ExecutionProviderKind.Cuda)
+        {
+            throw new ModelLoadException($"--provider cuda: {failure}; use --provider cpu, or auto to fall back to the CPU");
+        }
+
+        log?.Invoke($"CUDA is not available ({failure}); using the CPU");
+        return ExecutionProviderKind.Cpu;
+    }
+
+    public static InferenceSession Create(string path, InferenceOptions options, int? intraOpThreads = null, ExecutionProviderKind provider = ExecutionProviderKind.Cpu, ModelCache? cache = null)
     {
         if (!File.Exists(path))
         {
@@ -24,9 +49,16 @@ internal static class OnnxSessionFactory
             LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
         };
 
-        if (options.Provider == ExecutionProviderKind.Cuda)
+        if (provider == ExecutionProviderKind.Cuda)
         {
-            throw new ModelLoadException("the CUDA execution provider is not available in this build yet; use --provider cpu");
+            var device = CudaExecutionProvider.TryGetDevice(cache ?? new ModelCache(), out var failure)
+                ?? throw new ModelLoadException($"--provider cuda: {failure}");
+            sessionOptions.AppendExecutionProvider(OrtEnv.Instance(), [device], new Dictionary<string, string>());
+            if (Environment.GetEnvironmentVariable("ASR_DISABLE_CPU_FALLBACK") == "1")
+            {
+                // For GPU measurements: a node the GPU cannot run fails the load instead of silently running on the CPU.
+                sessionOptions.AddSessionConfigEntry("session.disable_cpu_ep_fallback", "1");
+            }
         }
 
         try

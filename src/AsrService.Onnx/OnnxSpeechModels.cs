@@ -11,8 +11,10 @@ public static class OnnxSpeechModels
 {
     public const string DefaultModel = "tiny";
 
-    public static MoonshineRecognizer LoadRecognizer(string nameOrPath, InferenceOptions options, ModelCache cache, CancellationToken cancellationToken = default)
+    public static MoonshineRecognizer LoadRecognizer(
+        string nameOrPath, InferenceOptions options, ModelCache cache, CancellationToken cancellationToken = default, Action<string>? log = null)
     {
+        var provider = OnnxSessionFactory.Resolve(options, cache, log);
         string encoder;
         string decoder;
         string name;
@@ -41,7 +43,7 @@ public static class OnnxSpeechModels
         }
 
         var tokens = TokenDecoder.FromLlamaTokenizerJs(cache.Ensure(cache.Manifest.Get("tokenizer").Files["vocabulary"], cancellationToken));
-        return new MoonshineRecognizer(name, encoder, decoder, tokens, options);
+        return new MoonshineRecognizer(name, encoder, decoder, tokens, options, provider, cache);
     }
 
     public static SileroVoiceActivityModel LoadVoiceActivityModel(InferenceOptions options, ModelCache cache, CancellationToken cancellationToken = default) =>

@@ -50,6 +50,11 @@ internal sealed class EngineOptions
         Description = "Audio kept before and after each segment, in milliseconds.",
     };
 
+    private readonly Option<int?> _leadingPadMs = new("--leading-pad-ms")
+    {
+        Description = "Audio kept before each segment, in milliseconds, if different from --speech-pad-ms.",
+    };
+
     private readonly Option<double> _maxSegmentSeconds = new("--max-segment-s")
     {
         Description = "Longest segment, in seconds; longer speech is split at its quietest point.",
@@ -61,6 +66,7 @@ internal sealed class EngineOptions
         _minSilenceMs.DefaultValueFactory = _ => (int)defaults.MinSilence.TotalMilliseconds;
         _minSpeechMs.DefaultValueFactory = _ => (int)defaults.MinSpeech.TotalMilliseconds;
         _speechPadMs.DefaultValueFactory = _ => (int)defaults.SpeechPad.TotalMilliseconds;
+        _leadingPadMs.DefaultValueFactory = _ => defaults.LeadingPad is { } lead ? (int)lead.TotalMilliseconds : null;
         _maxSegmentSeconds.DefaultValueFactory = _ => defaults.MaxSegment.TotalSeconds;
     }
 
@@ -76,6 +82,7 @@ internal sealed class EngineOptions
         command.Options.Add(options._minSilenceMs);
         command.Options.Add(options._minSpeechMs);
         command.Options.Add(options._speechPadMs);
+        command.Options.Add(options._leadingPadMs);
         command.Options.Add(options._maxSegmentSeconds);
         return options;
     }
@@ -93,6 +100,7 @@ internal sealed class EngineOptions
             MinSilence = TimeSpan.FromMilliseconds(parse.GetValue(_minSilenceMs)),
             MinSpeech = TimeSpan.FromMilliseconds(parse.GetValue(_minSpeechMs)),
             SpeechPad = TimeSpan.FromMilliseconds(parse.GetValue(_speechPadMs)),
+            LeadingPad = parse.GetValue(_leadingPadMs) is { } lead ? TimeSpan.FromMilliseconds(lead) : null,
             MaxSegment = TimeSpan.FromSeconds(parse.GetValue(_maxSegmentSeconds)),
         };
         inference.Validate();
@@ -117,7 +125,7 @@ internal sealed class Engine : IDisposable
     public static Engine Load(EngineSettings settings, CancellationToken cancellationToken)
     {
         var cache = new ModelCache(log: message => Console.Error.WriteLine($"asr: {message}"));
-        var recognizer = OnnxSpeechModels.LoadRecognizer(settings.Model, settings.Inference, cache, cancellationToken);
+        var recognizer = OnnxSpeechModels.LoadRecognizer(settings.Model, settings.Inference, cache, cancellationToken, message => Console.Error.WriteLine($"asr: {message}"));
         try
         {
             return new Engine(recognizer, OnnxSpeechModels.LoadVoiceActivityModel(settings.Inference, cache, cancellationToken));

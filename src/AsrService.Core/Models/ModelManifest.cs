@@ -70,7 +70,7 @@ public sealed class ModelManifest
         _byName.TryGetValue(name, out var model)
             ? model
             : throw new ModelLoadException(
-                $"unknown model '{name}'; known models: {string.Join(", ", Models.Select(m => m.Name))}, or a folder holding encoder_model.onnx and decoder_model_merged.onnx");
+                $"unknown model '{name}'; known models: {string.Join(", ", Models.Where(m => m.Kind == "moonshine").Select(m => m.Name))}, or a folder holding encoder_model.onnx and decoder_model_merged.onnx");
 
     private static ModelManifest LoadEmbedded()
     {

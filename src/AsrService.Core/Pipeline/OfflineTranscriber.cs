@@ -80,7 +80,7 @@ public sealed class OfflineTranscriber
             RecognitionResult result;
             using (_scheduler?.EnterFinal(cancellationToken))
             {
-                result = session.Recognize(segment.Samples.Span, cancellationToken);
+                result = SegmentDecoding.DecodeFinal(session, segment, _vadOptions, cancellationToken);
             }
 
             if (result.Text.Length > 0)

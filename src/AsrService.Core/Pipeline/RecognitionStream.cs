@@ -118,12 +118,12 @@ public sealed class RecognitionStream : IDisposable
             RecognitionResult result;
             if (_scheduler is null)
             {
-                result = _session.Recognize(segment.Samples.Span, cancellationToken);
+                result = SegmentDecoding.DecodeFinal(_session, segment, _options.Vad, cancellationToken);
             }
             else
             {
                 using var lease = await _scheduler.EnterFinalAsync(cancellationToken).ConfigureAwait(false);
-                result = _session.Recognize(segment.Samples.Span, cancellationToken);
+                result = SegmentDecoding.DecodeFinal(_session, segment, _options.Vad, cancellationToken);
             }
 
             if (result.Text.Length > 0)

@@ -41,6 +41,7 @@ public sealed class SpeechSegmenter
     private readonly long _minSpeechSamples;
     private readonly long _minSilenceSamples;
     private readonly long _speechPadSamples;
+    private readonly long _leadingPadSamples;
     private readonly long _maxSegmentSamples;
 
     // Probability of window j at _history[j % _history.Length], for windows from _historyStartWindow on.
@@ -73,6 +74,7 @@ public sealed class SpeechSegmenter
         _minSpeechSamples = VadOptions.ToSamples(options.MinSpeech, sampleRate);
         _minSilenceSamples = VadOptions.ToSamples(options.MinSilence, sampleRate);
         _speechPadSamples = VadOptions.ToSamples(options.SpeechPad, sampleRate);
+        _leadingPadSamples = VadOptions.ToSamples(options.EffectiveLeadingPad, sampleRate);
         _maxSegmentSamples = VadOptions.ToSamples(options.MaxSegment, sampleRate);
 
         // A split looks for a pause among the windows of the last half of MaxSegment; with fewer than a few windows
@@ -118,7 +120,7 @@ public sealed class SpeechSegmenter
             }
 
             return _state == SpeechState.Silence
-                ? Math.Max(Math.Max(_processedSamples - _speechPadSamples, _previousEndSample), 0)
+                ? Math.Max(Math.Max(_processedSamples - _leadingPadSamples, _previousEndSample), 0)
                 : _segmentStartSample;
         }
     }
@@ -201,7 +203,7 @@ public sealed class SpeechSegmenter
 
             _state = SpeechState.MaybeSpeech;
             _speechStartSample = windowStart;
-            _segmentStartSample = Math.Max(Math.Max(windowStart - _speechPadSamples, _previousEndSample), 0);
+            _segmentStartSample = Math.Max(Math.Max(windowStart - _leadingPadSamples, _previousEndSample), 0);
             _lastVoicedEndSample = windowEnd;
             _silenceSamples = 0;
             _historyStartWindow = window;
@@ -339,7 +341,7 @@ public sealed class SpeechSegmenter
         // first voiced window, as a segment's always does; the silent windows before it lie more than half of
         // MaxSegment before any later cut and are never candidates.
         _speechStartSample = Math.Max(cutSample, firstVoicedAfter * WindowSamples);
-        _segmentStartSample = Math.Max(cutSample, (firstVoicedAfter * WindowSamples) - _speechPadSamples);
+        _segmentStartSample = Math.Max(cutSample, (firstVoicedAfter * WindowSamples) - _leadingPadSamples);
         _historyStartWindow = firstVoicedAfter;
         Debug.Assert(_processedSamples + WindowSamples - _segmentStartSample <= _maxSegmentSamples, "A split left too long a remainder.");
         events[1] = SegmenterEvent.SpeechStarted(_segmentStartSample);

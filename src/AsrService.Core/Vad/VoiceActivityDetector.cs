@@ -52,7 +52,7 @@ public sealed class VoiceActivityDetector : IDisposable
         _segmenter = new SpeechSegmenter(_windowSamples, SampleRate, options);
 
         long maxSegmentSamples = VadOptions.ToSamples(options.MaxSegment, SampleRate);
-        long padSamples = VadOptions.ToSamples(options.SpeechPad, SampleRate);
+        long padSamples = VadOptions.ToSamples(options.SpeechPad > options.EffectiveLeadingPad ? options.SpeechPad : options.EffectiveLeadingPad, SampleRate);
 
         // At most MaxSegment is ever needed at once (the open segment, which always has room for the window being
         // filled); the extra half guarantees each compaction frees a useful amount.

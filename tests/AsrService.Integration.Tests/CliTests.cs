@@ -1,0 +1,92 @@
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace AsrService.Integration.Tests;
+
+/// <summary>The `asr` command as a user runs it: exit codes, one-line errors, output formats.</summary>
+public sealed class CliTests
+{
+    [Fact]
+    public void Transcribe_CorruptFile_ExitsOneWithOneLineReason()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"asr-corrupt-{Guid.NewGuid():N}.wav");
+        File.WriteAllBytes(path, [.. "RIFF\x24\x00\x00\x00WAVEfmt "u8]);
+        try
+        {
+            var (code, stdout, stderr) = Run("transcribe", path);
+
+            Assert.Equal(1, code);
+            Assert.Empty(stdout);
+            var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.StartsWith("asr: error: ", line);
+            Assert.Contains("truncated", line);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void Transcribe_UnknownModel_ExitsThreeNamingTheModels()
+    {
+        var (code, _, stderr) = Run("transcribe", "--model", "no-such-model", "x.wav");
+
+        Assert.Equal(3, code);
+        Assert.Contains("unknown model 'no-such-model'", stderr);
+        Assert.Contains("tiny", stderr);
+        Assert.DoesNotContain("   at ", stderr);
+    }
+
+    [Fact]
+    public void Transcribe_BadOption_ExitsTwo()
+    {
+        var (code, _, stderr) = Run("transcribe", "--threads", "0", "x.wav");
+
+        Assert.Equal(2, code);
+        Assert.Contains("threads", stderr);
+    }
+
+    [DataFact]
+    public void Transcribe_JsonFormat_SegmentsAndSummaryOfTheAudio()
+    {
+        var path = Path.Combine(TestData.Folder("en-hard"), "wav", "ami_ES2011a.Headset-0-40s-46s.wav");
+        var (code, stdout, _) = Run("transcribe", "--format", "json", path);
+
+        Assert.Equal(0, code);
+        var root = JsonDocument.Parse(stdout).RootElement;
+        var segments = root.GetProperty("segments").EnumerateArray().ToList();
+        Assert.NotEmpty(segments);
+        Assert.All(segments, s => Assert.True(s.GetProperty("end").GetDouble() > s.GetProperty("start").GetDouble()));
+        Assert.InRange(root.GetProperty("summary").GetProperty("audio_seconds").GetDouble(), 5.9, 6.1);
+        Assert.Contains("CALL ME", Core.Recognition.WordErrorRate.Normalize(root.GetProperty("text").GetString()!));
+    }
+
+    [DataFact]
+    public void Transcribe_SrtFormat_NumberedCuesWithTimestamps()
+    {
+        var path = Path.Combine(TestData.Folder("en-misc"), "wav", "jfk.wav");
+        var (code, stdout, _) = Run("transcribe", "--format", "srt", path);
+
+        Assert.Equal(0, code);
+        var lines = stdout.Split('\n');
+        Assert.Equal("1", lines[0].Trim());
+        Assert.Matches(@"^\d\d:\d\d:\d\d,\d\d\d --> \d\d:\d\d:\d\d,\d\d\d$", lines[1].Trim());
+    }
+
+    private static (int Code, string Stdout, string Stderr) Run(params string[] arguments)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "asr.dll"));
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        return (process.ExitCode, stdout.Result, stderr);
+    }
+}
