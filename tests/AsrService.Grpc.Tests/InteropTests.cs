@@ -76,7 +76,8 @@ public sealed class InteropTests
         // The client's deadline travelled as grpc-timeout: the handler's token was cancelled.
         var deadline = Assert.Single(lines, l => l.GetProperty("command").GetString() == "deadline");
         Assert.Equal(4, deadline.GetProperty("code").GetInt32());
-        await host.Service.SlowCall("interop-deadline").Cancelled.Task.WaitAsync(TimeSpan.FromSeconds(5));
+        // Generous: on a loaded 2-core CI machine Node, Python and the server share the cores.
+        await host.Service.SlowCall("interop-deadline").Cancelled.Task.WaitAsync(TimeSpan.FromSeconds(30));
     }
 
     private static void AssertAsrStream(List<JsonElement> lines)
