@@ -152,8 +152,8 @@ public sealed class StreamingTests
 
         Assert.Equal(StatusCode.DeadlineExceeded, ex.StatusCode);
         Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(3), $"took {stopwatch.Elapsed}");
-        await record.Cancelled.Task.WaitAsync(TimeSpan.FromSeconds(5));
-        await record.Finished.Task.WaitAsync(TimeSpan.FromSeconds(5));
+        await record.Cancelled.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        await record.Finished.Task.WaitAsync(TimeSpan.FromSeconds(30));
     }
 
     [Fact]
@@ -181,7 +181,7 @@ public sealed class StreamingTests
 
         Assert.Equal("4", RawGrpc.Header(response.Headers, "grpc-status") ?? RawGrpc.Header(response.TrailingHeaders, "grpc-status"));
         Assert.True(elapsed < TimeSpan.FromMilliseconds(1800), $"status came after {elapsed}");
-        await record.Cancelled.Task.WaitAsync(TimeSpan.FromSeconds(5));
+        await record.Cancelled.Task.WaitAsync(TimeSpan.FromSeconds(30));
     }
 
     [Fact]
@@ -196,13 +196,13 @@ public sealed class StreamingTests
             TestService.Slow,
             new SlowRequest { Key = "cancel" },
             new CallOptions(cancellationToken: cts.Token));
-        await record.Started.Task.WaitAsync(TimeSpan.FromSeconds(5));
+        await record.Started.Task.WaitAsync(TimeSpan.FromSeconds(30));
         var stopwatch = Stopwatch.StartNew();
         await cts.CancelAsync();
 
         var ex = await Assert.ThrowsAsync<RpcException>(async () => await call);
         Assert.Equal(StatusCode.Cancelled, ex.StatusCode);
-        await record.Cancelled.Task.WaitAsync(TimeSpan.FromSeconds(5));
+        await record.Cancelled.Task.WaitAsync(TimeSpan.FromSeconds(30));
         Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(2), $"handler saw the cancellation after {stopwatch.Elapsed}");
     }
 
@@ -224,7 +224,7 @@ public sealed class StreamingTests
 
         var call = connection.DuplexStreaming<AccumulateRequest, AccumulateResponse>("/asrtest.v1.Waiting/Wait");
         await call.RequestStream.WriteAsync(new AccumulateRequest { Value = 1 });
-        await serverStarted.Task.WaitAsync(TimeSpan.FromSeconds(5));
+        await serverStarted.Task.WaitAsync(TimeSpan.FromSeconds(30));
         call.Dispose();
 
         await serverSawCancel.Task.WaitAsync(TimeSpan.FromSeconds(2));
