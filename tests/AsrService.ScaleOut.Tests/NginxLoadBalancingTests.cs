@@ -100,7 +100,7 @@ public sealed class NginxLoadBalancingTests(ITestOutputHelper output) : IDisposa
         {
             output.WriteLine(outcome.ToString());
             Assert.Equal(StatusCode.OK, outcome.Code);
-            Assert.InRange(WordErrorRate.Of(references[LongUtterance], outcome.Transcript), 0, MaxWordErrorRate);
+            Assert.InRange(Core.Recognition.WordErrorRate.Compute([(references[LongUtterance], outcome.Transcript)]), 0, MaxWordErrorRate);
         }
 
         Assert.True(victim.HasExited);
@@ -194,7 +194,7 @@ public sealed class NginxLoadBalancingTests(ITestOutputHelper output) : IDisposa
                 var outcome = await stream.Completion.WaitAsync(StepTimeout, token);
                 output.WriteLine(outcome.ToString());
                 Assert.Equal(StatusCode.OK, outcome.Code);
-                Assert.InRange(WordErrorRate.Of(reference, outcome.Transcript), 0, MaxWordErrorRate);
+                Assert.InRange(Core.Recognition.WordErrorRate.Compute([(reference, outcome.Transcript)]), 0, MaxWordErrorRate);
                 Assert.Contains(stream.RequestId, survivor.StartedRequestIds());
             }
         }
