@@ -65,6 +65,14 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
             return RecognitionResult.Empty;
         }
 
+        using var encoded = Encode(samples);
+        var maxTokens = Math.Max(MinimumTokenBudget, (int)Math.Ceiling(samples.Length / (double)SampleRate * _model.Options.MaxTokensPerSecond));
+        return Decode(encoded[0], maxTokens, cancellationToken);
+    }
+
+    /// <summary>Runs the encoder on one segment (padded to <see cref="MinimumSamples"/>); the caller owns the result.</summary>
+    private IDisposableReadOnlyCollection<OrtValue> Encode(ReadOnlySpan<float> samples)
+    {
         var length = Math.Max(samples.Length, MinimumSamples);
         if (_audio.Length < length)
         {
@@ -76,11 +84,9 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
 
         using var audioValue = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _audio.AsMemory(0, length), [1, length]);
         var started = OnnxRunClock.Start();
-        using var encoded = _model.Encoder.Run(_runOptions, s_encoderInputNames, [audioValue], s_encoderOutputNames);
+        var encoded = _model.Encoder.Run(_runOptions, s_encoderInputNames, [audioValue], s_encoderOutputNames);
         OnnxRunClock.Stop(started);
-
-        var maxTokens = Math.Max(MinimumTokenBudget, (int)Math.Ceiling(samples.Length / (double)SampleRate * _model.Options.MaxTokensPerSecond));
-        return Decode(encoded[0], maxTokens, cancellationToken);
+        return encoded;
     }
 
     private static readonly string[] s_encoderInputNames = ["input_values"];
@@ -88,24 +94,10 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
 
     private RecognitionResult Decode(OrtValue encoderOutput, int maxTokens, CancellationToken cancellationToken)
     {
-        var cacheCount = _layout.Layers * 2;
         _tokens.Clear();
-        _tokenId[0] = TokenDecoder.BeginOfSequence;
-        _inputs[TokenInput] = _tokenValue;
-        _inputs[EncoderInput] = encoderOutput;
-        _inputs[CacheBranchInput] = _noCache;
-        Array.Fill(_inputs, _emptyCache, FirstPastInput, cacheCount * 2);
 
         // The first call's outputs hold the cross-attention caches used by every later step, so they live until the end.
-        var started = OnnxRunClock.Start();
-        using var first = _model.Decoder.Run(_runOptions, _inputNames, _inputs, _firstOutputNames);
-        OnnxRunClock.Stop(started);
-        for (var i = 0; i < cacheCount; i++)
-        {
-            _inputs[FirstPastInput + cacheCount + i] = first[1 + cacheCount + i];
-        }
-
-        _inputs[CacheBranchInput] = _useCache;
+        using var first = RunFirst(encoderOutput);
         IDisposableReadOnlyCollection<OrtValue> current = first;
         var logProbabilitySum = 0.0;
         var scored = 0;
@@ -114,9 +106,8 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
             while (true)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var logits = current[0].GetTensorDataAsSpan<float>()[^_layout.VocabularySize..];
-                var token = TensorPrimitives.IndexOfMax(logits);
-                logProbabilitySum += LogProbability(logits, token);
+                var token = PickToken(current, out var logProbability);
+                logProbabilitySum += logProbability;
                 scored++;
                 if (token == TokenDecoder.EndOfSequence || _tokens.Count >= maxTokens)
                 {
@@ -124,15 +115,7 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
                 }
 
                 _tokens.Add(token);
-                _tokenId[0] = token;
-                for (var i = 0; i < cacheCount; i++)
-                {
-                    _inputs[FirstPastInput + i] = current[1 + i];
-                }
-
-                started = OnnxRunClock.Start();
-                var next = _model.Decoder.Run(_runOptions, _inputNames, _inputs, _stepOutputNames);
-                OnnxRunClock.Stop(started);
+                var next = RunStep(current, token);
                 if (!ReferenceEquals(current, first))
                 {
                     current.Dispose();
@@ -156,6 +139,74 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
         return new RecognitionResult(text, _tokens.ToArray(), confidence);
     }
 
+    /// <summary>
+    /// The decoder's first call, on BOS with empty caches. Afterwards <see cref="_inputs"/> holds the result's
+    /// cross-attention caches and selects the cached branch, ready for <see cref="RunStep"/>; the caller owns the
+    /// result and must keep it alive for as long as steps run.
+    /// </summary>
+    private IDisposableReadOnlyCollection<OrtValue> RunFirst(OrtValue encoderOutput)
+    {
+        var cacheCount = _layout.Layers * 2;
+        _tokenId[0] = TokenDecoder.BeginOfSequence;
+        _inputs[TokenInput] = _tokenValue;
+        _inputs[EncoderInput] = encoderOutput;
+        _inputs[CacheBranchInput] = _noCache;
+        Array.Fill(_inputs, _emptyCache, FirstPastInput, cacheCount * 2);
+
+        var started = OnnxRunClock.Start();
+        var first = _model.Decoder.Run(_runOptions, _inputNames, _inputs, _firstOutputNames);
+        OnnxRunClock.Stop(started);
+        for (var i = 0; i < cacheCount; i++)
+        {
+            _inputs[FirstPastInput + cacheCount + i] = first[1 + cacheCount + i];
+        }
+
+        _inputs[CacheBranchInput] = _useCache;
+        return first;
+    }
+
+    /// <summary>
+    /// One decoder step: <paramref name="previous"/>'s present self-attention caches become the past ones and
+    /// <paramref name="token"/> the input. The caller owns the result; <paramref name="previous"/> may be disposed
+    /// once this returns.
+    /// </summary>
+    private IDisposableReadOnlyCollection<OrtValue> RunStep(IDisposableReadOnlyCollection<OrtValue> previous, int token)
+    {
+        var cacheCount = _layout.Layers * 2;
+        _tokenId[0] = token;
+        for (var i = 0; i < cacheCount; i++)
+        {
+            _inputs[FirstPastInput + i] = previous[1 + i];
+        }
+
+        var started = OnnxRunClock.Start();
+        var next = _model.Decoder.Run(_runOptions, _inputNames, _inputs, _stepOutputNames);
+        OnnxRunClock.Stop(started);
+        return next;
+    }
+
+    /// <summary>The greedy choice from a decoder call's last logits, with its log-probability.</summary>
+    private int PickToken(IDisposableReadOnlyCollection<OrtValue> outputs, out double logProbability)
+    {
+        var logits = outputs[0].GetTensorDataAsSpan<float>()[^_layout.VocabularySize..];
+        var token = TensorPrimitives.IndexOfMax(logits);
+        logProbability = LogProbability(logits, token);
+        return token;
+    }
+
+    /// <summary>
+    /// For benchmarks: encodes <paramref name="samples"/> and decodes greedily until the self-attention caches hold
+    /// <paramref name="pastLength"/> positions, then keeps that state so that <see cref="FixedStep.Run"/> repeats the
+    /// following step, as <see cref="Decode"/> runs it, any number of times without the caches growing. The session
+    /// must decode nothing else until the returned object is disposed, since both share <see cref="_inputs"/>.
+    /// </summary>
+    internal FixedStep PrepareFixedStep(ReadOnlySpan<float> samples, int pastLength)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(pastLength, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(samples.Length, 1, nameof(samples));
+        return new FixedStep(this, Encode(samples), pastLength);
+    }
+
     /// <summary>log softmax(logits)[token], computed without allocating: logit - max - log(sum(exp(logits - max))).</summary>
     private double LogProbability(ReadOnlySpan<float> logits, int token)
     {
@@ -173,5 +224,91 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
         _useCache.Dispose();
         _emptyCache.Dispose();
         _runOptions.Dispose();
+    }
+
+    /// <summary>A decoder state frozen after a given number of greedy steps; see <see cref="PrepareFixedStep"/>.</summary>
+    internal sealed class FixedStep : IDisposable
+    {
+        private readonly MoonshineDecoderSession _session;
+        private readonly IDisposableReadOnlyCollection<OrtValue> _encoded;
+        private readonly IDisposableReadOnlyCollection<OrtValue> _first;
+        private readonly IDisposableReadOnlyCollection<OrtValue> _past;
+        private readonly int _token;
+
+        internal FixedStep(MoonshineDecoderSession session, IDisposableReadOnlyCollection<OrtValue> encoded, int pastLength)
+        {
+            _session = session;
+            _encoded = encoded;
+            IDisposableReadOnlyCollection<OrtValue>? first = null;
+            IDisposableReadOnlyCollection<OrtValue>? current = null;
+            try
+            {
+                first = session.RunFirst(encoded[0]);
+                current = first;
+                for (var length = 1; length <= pastLength; length++)
+                {
+                    var token = session.PickToken(current, out _);
+                    if (token == TokenDecoder.EndOfSequence)
+                    {
+                        throw new ArgumentException(
+                            $"the audio decodes to {length - 1} tokens, too few for a past of {pastLength}", nameof(pastLength));
+                    }
+
+                    if (length == pastLength)
+                    {
+                        _token = token;
+                        break;
+                    }
+
+                    var next = session.RunStep(current, token);
+                    if (!ReferenceEquals(current, first))
+                    {
+                        current.Dispose();
+                    }
+
+                    current = next;
+                }
+
+                _first = first;
+                _past = current;
+            }
+            catch
+            {
+                if (!ReferenceEquals(current, first))
+                {
+                    current?.Dispose();
+                }
+
+                first?.Dispose();
+                encoded.Dispose();
+                Array.Clear(session._inputs);
+                throw;
+            }
+        }
+
+        /// <summary>Positions the self-attention caches hold, read from the tensor itself.</summary>
+        public long PastLength => _past[1].GetTensorTypeAndShape().Shape[2];
+
+        /// <summary>The token each step feeds: the greedy choice after the frozen past.</summary>
+        public int Token => _token;
+
+        /// <summary>One step as the decode loop runs it: rebind the caches, run the decoder, pick the next token.</summary>
+        public int Run()
+        {
+            using var next = _session.RunStep(_past, _token);
+            return _session.PickToken(next, out _);
+        }
+
+        public void Dispose()
+        {
+            if (!ReferenceEquals(_past, _first))
+            {
+                _past.Dispose();
+            }
+
+            _first.Dispose();
+            _encoded.Dispose();
+            Array.Clear(_session._inputs);
+        }
     }
 }
