@@ -69,6 +69,14 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
             return RecognitionResult.Empty;
         }
 
+        using var encoded = Encode(samples);
+        var maxTokens = Math.Max(MinimumTokenBudget, (int)Math.Ceiling(samples.Length / (double)SampleRate * _model.Options.MaxTokensPerSecond));
+        return Decode(encoded[0], draft.Length > maxTokens ? draft[..maxTokens] : draft, maxTokens, cancellationToken);
+    }
+
+    /// <summary>Runs the encoder on a segment (padded with silence to the encoder's minimum length).</summary>
+    private IDisposableReadOnlyCollection<OrtValue> Encode(ReadOnlySpan<float> samples)
+    {
         var length = Math.Max(samples.Length, MinimumSamples);
         if (_audio.Length < length)
         {
@@ -77,14 +85,11 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
 
         samples.CopyTo(_audio);
         _audio.AsSpan(samples.Length, length - samples.Length).Clear();
-
         using var audioValue = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _audio.AsMemory(0, length), [1, length]);
         var started = OnnxRunClock.Start();
-        using var encoded = _model.Encoder.Run(_runOptions, s_encoderInputNames, [audioValue], s_encoderOutputNames);
+        var encoded = _model.Encoder.Run(_runOptions, s_encoderInputNames, [audioValue], s_encoderOutputNames);
         OnnxRunClock.Stop(started);
-
-        var maxTokens = Math.Max(MinimumTokenBudget, (int)Math.Ceiling(samples.Length / (double)SampleRate * _model.Options.MaxTokensPerSecond));
-        return Decode(encoded[0], draft.Length > maxTokens ? draft[..maxTokens] : draft, maxTokens, cancellationToken);
+        return encoded;
     }
 
     private static readonly string[] s_encoderInputNames = ["input_values"];
@@ -168,20 +173,11 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 _tokens.Add(next);
-                _tokenId[0] = next;
-                started = OnnxRunClock.Start();
-                var step = _model.Decoder.Run(_runOptions, _inputNames, _inputs, _stepOutputNames);
-                OnnxRunClock.Stop(started);
+                var step = RunStep(next);
                 current?.Dispose();
                 current = step;
-                for (var i = 0; i < cacheCount; i++)
-                {
-                    _inputs[FirstPastInput + i] = current[1 + i];
-                }
-
-                var logits = current[0].GetTensorDataAsSpan<float>()[^vocabulary..];
-                next = TensorPrimitives.IndexOfMax(logits);
-                logProbabilitySum += LogProbability(logits, next);
+                next = PickToken(current, out var logProbability);
+                logProbabilitySum += logProbability;
                 scored++;
             }
         }
@@ -202,6 +198,44 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
         var text = _model.Tokens.Decode(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_tokens));
         var confidence = scored == 0 ? 0f : (float)Math.Exp(logProbabilitySum / scored);
         return new RecognitionResult(text, _tokens.ToArray(), confidence);
+    }
+
+    /// <summary>
+    /// One decoder step: feeds <paramref name="token"/> with the past caches currently bound in the inputs, then binds
+    /// the step's present caches as the next step's past (ONNX Runtime's buffers, not copies).
+    /// </summary>
+    private IDisposableReadOnlyCollection<OrtValue> RunStep(int token)
+    {
+        _tokenId[0] = token;
+        var started = OnnxRunClock.Start();
+        var step = _model.Decoder.Run(_runOptions, _inputNames, _inputs, _stepOutputNames);
+        OnnxRunClock.Stop(started);
+        for (var i = 0; i < _layout.Layers * 2; i++)
+        {
+            _inputs[FirstPastInput + i] = step[1 + i];
+        }
+
+        return step;
+    }
+
+    /// <summary>The greedy choice from a step's logits, read in place, with its log-probability.</summary>
+    private int PickToken(IDisposableReadOnlyCollection<OrtValue> step, out double logProbability)
+    {
+        var logits = step[0].GetTensorDataAsSpan<float>()[^_layout.VocabularySize..];
+        var token = TensorPrimitives.IndexOfMax(logits);
+        logProbability = LogProbability(logits, token);
+        return token;
+    }
+
+    /// <summary>
+    /// For the decoder-step benchmark: decodes <paramref name="samples"/> greedily until the self-attention caches hold
+    /// <paramref name="pastLength"/> positions, then freezes that state so that <see cref="FixedStep.Run"/> repeats the
+    /// production step (<see cref="RunStep"/>, <see cref="PickToken"/>) on a past that does not grow.
+    /// </summary>
+    internal FixedStep PrepareFixedStep(ReadOnlySpan<float> samples, int pastLength)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(pastLength, 1);
+        return new FixedStep(this, Encode(samples), pastLength);
     }
 
     /// <summary>Copies the first <paramref name="keep"/> positions of each self-attention cache of the first call.</summary>
@@ -236,6 +270,89 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
         TensorPrimitives.Subtract(logits, max, shifted);
         TensorPrimitives.Exp(shifted, shifted);
         return logits[token] - max - Math.Log(TensorPrimitives.Sum(shifted));
+    }
+
+    /// <summary>A decoder state frozen after a number of greedy steps; see <see cref="PrepareFixedStep"/>.</summary>
+    internal sealed class FixedStep : IDisposable
+    {
+        private readonly MoonshineDecoderSession _session;
+        private readonly IDisposableReadOnlyCollection<OrtValue> _encoded;
+        private readonly IDisposableReadOnlyCollection<OrtValue> _first;
+        private readonly IDisposableReadOnlyCollection<OrtValue> _past;
+        private readonly OrtValue[] _pastInputs;
+
+        internal FixedStep(MoonshineDecoderSession session, IDisposableReadOnlyCollection<OrtValue> encoded, int pastLength)
+        {
+            _session = session;
+            _encoded = encoded;
+            var layout = session._layout;
+            var cacheCount = layout.Layers * 2;
+            var inputs = session._inputs;
+            inputs[TokenInput] = session._tokenValue;
+            session._tokenId[0] = TokenDecoder.BeginOfSequence;
+            inputs[EncoderInput] = encoded[0];
+            inputs[CacheBranchInput] = session._noCache;
+            Array.Fill(inputs, session._emptyCache, FirstPastInput, cacheCount * 2);
+            _first = session._model.Decoder.Run(session._runOptions, session._inputNames, inputs, session._firstOutputNames);
+            for (var i = 0; i < cacheCount; i++)
+            {
+                inputs[FirstPastInput + i] = _first[1 + i];
+                inputs[FirstPastInput + cacheCount + i] = _first[1 + cacheCount + i];
+            }
+
+            inputs[CacheBranchInput] = session._useCache;
+            var current = _first;
+            for (var length = 1; ; length++)
+            {
+                Token = session.PickToken(current, out _);
+                if (Token == TokenDecoder.EndOfSequence)
+                {
+                    throw new ArgumentException($"the audio decodes to {length - 1} tokens, too few for a past of {pastLength}", nameof(pastLength));
+                }
+
+                if (length == pastLength)
+                {
+                    break;
+                }
+
+                var next = session.RunStep(Token);
+                if (!ReferenceEquals(current, _first))
+                {
+                    current.Dispose();
+                }
+
+                current = next;
+            }
+
+            _past = current;
+            _pastInputs = inputs[FirstPastInput..(FirstPastInput + cacheCount)];
+        }
+
+        /// <summary>Positions the self-attention caches hold, read from the tensor itself.</summary>
+        public long PastLength => _pastInputs[0].GetTensorTypeAndShape().Shape[2];
+
+        /// <summary>The token each step feeds: the greedy choice after the frozen past.</summary>
+        public int Token { get; }
+
+        /// <summary>One step as the decode loop runs it: bind the past caches, run the decoder, pick the next token.</summary>
+        public int Run()
+        {
+            Array.Copy(_pastInputs, 0, _session._inputs, FirstPastInput, _pastInputs.Length);
+            using var step = _session.RunStep(Token);
+            return _session.PickToken(step, out _);
+        }
+
+        public void Dispose()
+        {
+            if (!ReferenceEquals(_past, _first))
+            {
+                _past.Dispose();
+            }
+
+            _first.Dispose();
+            _encoded.Dispose();
+            Array.Clear(_session._inputs);
+        }
     }
 
     public void Dispose()
