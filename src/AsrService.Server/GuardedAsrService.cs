@@ -122,7 +122,8 @@ internal sealed class GuardedAsrService : Asr.AsrBase
                 processing = input.HandlerTime;
             }
 
-            var limit = input?.LimitHit ?? (queue?.SlowReaderDetected == true ? StreamLimitNames.SlowReader : null);
+            // A slow reader fails the call even after another limit ended the input: its status is the one sent.
+            var limit = queue?.SlowReaderDetected == true ? StreamLimitNames.SlowReader : input?.LimitHit;
             if (limit is not null && code != StatusCode.OK)
             {
                 _metrics.LimitsHit.WithLabels(limit).Inc();

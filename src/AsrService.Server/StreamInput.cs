@@ -203,6 +203,15 @@ internal sealed class StreamInput : IAsyncStreamReader<StreamingRecognizeRequest
             return false;
         }
 
+        if (_idle.IsCancellationRequested)
+        {
+            // The timer fired just as the previous message arrived; that message counted, so start afresh.
+            _readCancellation.Dispose();
+            _idle.Dispose();
+            _idle = new CancellationTokenSource(Timeout.InfiniteTimeSpan, _time);
+            _readCancellation = CancellationTokenSource.CreateLinkedTokenSource(_callToken, _graceExpired, _idle.Token);
+        }
+
         var remaining = _time.GetElapsedTime(_time.GetTimestamp(), _idleDeadline);
         _idle.CancelAfter(remaining > TimeSpan.Zero ? remaining : TimeSpan.FromMilliseconds(1));
         CancellationTokenSource? linked = null;
@@ -242,15 +251,9 @@ internal sealed class StreamInput : IAsyncStreamReader<StreamingRecognizeRequest
         {
             linked?.Dispose();
 
-            // Stop the idle timer while the service works on what was read. TryReset fails only when the timer fired
-            // just as a message arrived; that message counts, and the read after it gets fresh sources.
-            if (!_inputEnded && !_idle.TryReset())
-            {
-                _readCancellation.Dispose();
-                _idle.Dispose();
-                _idle = new CancellationTokenSource(Timeout.InfiniteTimeSpan, _time);
-                _readCancellation = CancellationTokenSource.CreateLinkedTokenSource(_callToken, _graceExpired, _idle.Token);
-            }
+            // Stop the idle timer while the service works on what was read. (Not TryReset: it would also drop the
+            // linked source's registration, and the timer would never again end a read.)
+            _idle.CancelAfter(Timeout.InfiniteTimeSpan);
         }
     }
 
