@@ -16,7 +16,17 @@ var root = new RootCommand("AsrService: speech recognition with Silero VAD and M
 
 try
 {
-    return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+    var parse = root.Parse(args);
+
+    // System.CommandLine ends the process 2 s after SIGTERM/Ctrl+C; the server needs its shutdown grace period, so it
+    // leaves those signals to its host, which drains and then returns here.
+    var invocation = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
+    if (parse.CommandResult.Command.Name == "serve")
+    {
+        invocation.ProcessTerminationTimeout = null;
+    }
+
+    return await parse.InvokeAsync(invocation);
 }
 catch (ModelLoadException e)
 {

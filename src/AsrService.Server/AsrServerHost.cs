@@ -3,41 +3,103 @@ using AsrService.Core.Recognition;
 using AsrService.Core.Vad;
 using AsrService.Grpc;
 using AsrService.Grpc.V1;
+using AsrService.Server.Metrics;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace AsrService.Server;
 
-/// <summary>Composes the gRPC host: transport, health, reflection and the asr.v1 service over loaded models.</summary>
+/// <summary>
+/// Composes the gRPC host: transport, health, reflection and the asr.v1 service over loaded models, with
+/// authentication, limits, graceful shutdown and (when <see cref="AsrServiceOptions.MetricsPort"/> is set) a Prometheus
+/// endpoint.
+/// </summary>
 public static class AsrServerHost
 {
+    /// <summary>Time the host gets beyond the grace period to finalise late streams and stop Kestrel.</summary>
+    private static readonly TimeSpan s_shutdownMargin = TimeSpan.FromSeconds(15);
+
+    /// <param name="recognizer">The loaded model (shared by all calls; the host does not own it).</param>
+    /// <param name="voiceActivity">The loaded voice-activity model.</param>
+    /// <param name="options">Limits and operations settings; validated here.</param>
+    /// <param name="endpoints">Where to serve gRPC.</param>
+    /// <param name="configureTransport">Transport changes applied after <see cref="AsrServiceOptions.MaxMessageBytes"/>.</param>
+    /// <param name="args">Command-line arguments for the host's configuration.</param>
+    /// <param name="configure">Last changes to the builder (logging, Kestrel limits) before it is built.</param>
     public static GrpcServer Build(
         ISpeechRecognizer recognizer,
         IVoiceActivityModel voiceActivity,
         AsrServiceOptions options,
         IEnumerable<GrpcEndpointOptions> endpoints,
         Action<GrpcServerOptions>? configureTransport = null,
-        string[]? args = null)
+        string[]? args = null,
+        Action<GrpcServerBuilder>? configure = null)
     {
+        options.Validate();
+        var endpointList = endpoints.ToList();
         var builder = GrpcServerBuilder.Create(args);
-        foreach (var endpoint in endpoints)
+        foreach (var endpoint in endpointList)
         {
             builder.Listen(endpoint);
         }
 
+        builder.ConfigureTransport(transport => transport.MaxReceiveMessageSize = options.MaxMessageBytes);
         if (configureTransport is not null)
         {
             builder.ConfigureTransport(configureTransport);
         }
 
+        var metrics = new AsrMetrics(recognizer.ModelName, recognizer.ExecutionProvider);
         builder.Services.AddSingleton(recognizer);
         builder.Services.AddSingleton(voiceActivity);
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(new DecodeScheduler(options.ConcurrentDecodes > 0
             ? options.ConcurrentDecodes
             : Math.Max(1, Environment.ProcessorCount / Math.Max(1, recognizer.IntraOpThreads))));
+        builder.Services.AddSingleton(metrics);
+        builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<AsrGrpcService>();
+        builder.Services.AddSingleton(new ApiKeyAuthenticator(options));
+        builder.Services.AddSingleton<ShutdownDrain>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<ShutdownDrain>());
+        builder.Services.AddSingleton<GuardedAsrService>();
+        builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = options.ShutdownGracePeriod + s_shutdownMargin);
+
+        if (options.MetricsPort is { } metricsPort)
+        {
+            var metricsEndpoint = new MetricsEndpoint(metrics.Registry);
+            var metricsHost = options.MetricsHost ?? endpointList.FirstOrDefault()?.Host ?? "127.0.0.1";
+            builder.Services.AddSingleton(metricsEndpoint);
+            builder.Services.AddSingleton<IStartupFilter>(metricsEndpoint);
+            builder.ConfigureKestrel(kestrel => metricsEndpoint.Listen(kestrel, metricsHost, metricsPort));
+        }
+
+        configure?.Invoke(builder);
         var server = builder.Build();
-        Asr.BindService(server.Registry, server.Services.GetRequiredService<AsrGrpcService>());
+        Asr.BindService(server.Registry, server.Services.GetRequiredService<GuardedAsrService>());
+
+        var logger = server.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(AsrServerHost).FullName!);
+        if (!server.Services.GetRequiredService<ApiKeyAuthenticator>().Enabled)
+        {
+            AsrServiceLog.NoAuthentication(logger);
+        }
+
+        if (server.Services.GetService<MetricsEndpoint>() is { } endpointForLog)
+        {
+            server.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStarted.Register(
+                () => AsrServiceLog.MetricsListening(logger, endpointForLog.Address));
+        }
+
         return server;
     }
+
+    /// <summary>The port of the metrics endpoint of a started server built here.</summary>
+    public static int GetMetricsPort(this GrpcServer server) =>
+        (server.Services.GetService<MetricsEndpoint>() ?? throw new InvalidOperationException("the server has no metrics endpoint (MetricsPort is null)")).Port;
+
+    /// <summary>The metrics of a server built here.</summary>
+    public static AsrMetrics GetMetrics(this GrpcServer server) => server.Services.GetRequiredService<AsrMetrics>();
 }

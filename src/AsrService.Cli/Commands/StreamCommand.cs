@@ -24,19 +24,24 @@ internal static class StreamCommand
         var format = new Option<string>("--format", "-f") { Description = "text (interims in place, finals as lines) or json (one response per line).", DefaultValueFactory = _ => "text" };
         format.AcceptOnlyFromAmong("text", "json");
         var model = new Option<string?>("--model", "-m") { Description = "Model to ask for (default: the server's)." };
+        var apiKey = new Option<string?>("--api-key")
+        {
+            Description = "API key for a server that requires one, sent as 'authorization: Bearer KEY' (default: $ASR_API_KEY).",
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("ASR_API_KEY"),
+        };
 
         var command = new Command("stream", "Stream audio to an asr server and print transcripts as they arrive.")
         {
-            file, server, realtime, chunkMs, noInterim, format, model,
+            file, server, realtime, chunkMs, noInterim, format, model, apiKey,
         };
         command.SetAction((parse, cancellationToken) => RunAsync(
             parse.GetRequiredValue(file), parse.GetRequiredValue(server), parse.GetValue(realtime), parse.GetValue(chunkMs),
-            !parse.GetValue(noInterim), parse.GetRequiredValue(format) == "json", parse.GetValue(model), cancellationToken));
+            !parse.GetValue(noInterim), parse.GetRequiredValue(format) == "json", parse.GetValue(model), parse.GetValue(apiKey), cancellationToken));
         return command;
     }
 
     private static async Task<int> RunAsync(
-        string file, string server, bool realtime, int chunkMs, bool interim, bool json, string? model, CancellationToken cancellationToken)
+        string file, string server, bool realtime, int chunkMs, bool interim, bool json, string? model, string? apiKey, CancellationToken cancellationToken)
     {
         if (chunkMs is < 10 or > 10_000)
         {
@@ -46,7 +51,8 @@ internal static class StreamCommand
         using var audio = AudioFile.Open(file);
         using var connection = GrpcClientConnection.ForAddress(server);
         var client = new Asr.AsrClient(connection);
-        using var call = client.StreamingRecognize(new CallOptions(cancellationToken: cancellationToken));
+        var headers = string.IsNullOrEmpty(apiKey) ? null : new Metadata { { "authorization", "Bearer " + apiKey } };
+        using var call = client.StreamingRecognize(new CallOptions(headers, cancellationToken: cancellationToken));
         var config = new StreamingRecognitionConfig
         {
             Config = new RecognitionConfig
@@ -59,6 +65,9 @@ internal static class StreamCommand
             },
             InterimResults = interim,
             EnableVoiceActivityEvents = true,
+
+            // Paced like live audio, so it may promise to be (the server then holds it to real time).
+            RealTime = realtime,
         };
 
         var printer = new ResponsePrinter(json);

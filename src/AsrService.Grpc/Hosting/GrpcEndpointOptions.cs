@@ -2,8 +2,8 @@ namespace AsrService.Grpc;
 
 /// <summary>
 /// One address the server listens on. Without a certificate it speaks HTTP/2 in cleartext with prior knowledge
-/// (what gRPC clients do for <c>http://</c> / "insecure" channels); with one it speaks TLS and offers HTTP/2 and HTTP/1.1
-/// through ALPN.
+/// (what gRPC clients do for <c>http://</c> / "insecure" channels); with one it speaks TLS 1.2/1.3 and offers HTTP/2
+/// and HTTP/1.1 through ALPN.
 /// </summary>
 public sealed class GrpcEndpointOptions
 {

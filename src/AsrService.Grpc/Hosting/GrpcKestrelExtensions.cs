@@ -1,9 +1,11 @@
 using System.Net;
+using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace AsrService.Grpc;
@@ -11,6 +13,9 @@ namespace AsrService.Grpc;
 /// <summary>Kestrel set-up for gRPC endpoints, and reading back where the server listens.</summary>
 public static class GrpcKestrelExtensions
 {
+    /// <summary>The TLS versions a TLS endpoint accepts: 1.2 and 1.3 only.</summary>
+    public const SslProtocols AllowedTlsProtocols = SslProtocols.Tls12 | SslProtocols.Tls13;
+
     /// <summary>
     /// Listens on an endpoint for gRPC: HTTP/2 only in cleartext (prior knowledge, since there is no TLS handshake to
     /// negotiate it), HTTP/1.1 and HTTP/2 under TLS (ALPN picks; gRPC clients ask for h2).
@@ -36,7 +41,13 @@ public static class GrpcKestrelExtensions
             else
             {
                 listen.Protocols = HttpProtocols.Http1AndHttp2;
-                listen.UseHttps(certificate);
+                listen.UseHttps(new HttpsConnectionAdapterOptions
+                {
+                    ServerCertificate = certificate,
+                    // Named explicitly so that an operating system whose OpenSSL still allows TLS 1.0/1.1 (deprecated
+                    // by RFC 8996) cannot widen what we accept; gRPC itself requires TLS 1.2 or later.
+                    SslProtocols = AllowedTlsProtocols,
+                });
             }
         }
 
