@@ -1,0 +1,70 @@
+using System.Text;
+
+namespace AsrService.Fuzz.Tests.Infrastructure;
+
+/// <summary>What a fuzz run did: counts per outcome, the slowest case and the most allocating one.</summary>
+internal sealed class FuzzReport
+{
+    private readonly SortedDictionary<string, int> _outcomes = new(StringComparer.Ordinal);
+
+    public FuzzReport(string target, int seed)
+    {
+        Target = target;
+        Seed = seed;
+    }
+
+    public string Target { get; }
+
+    public int Seed { get; }
+
+    public int Cases { get; private set; }
+
+    public TimeSpan Elapsed { get; set; }
+
+    public IReadOnlyDictionary<string, int> Outcomes => _outcomes;
+
+    public int SlowestCase { get; private set; } = -1;
+
+    public TimeSpan SlowestTime { get; private set; }
+
+    public int MostAllocatingCase { get; private set; } = -1;
+
+    public long MostAllocatedBytes { get; private set; }
+
+    public int Count(string outcome) => _outcomes.TryGetValue(outcome, out int count) ? count : 0;
+
+    public void Add(FuzzCase fuzzCase, TimeSpan elapsed)
+    {
+        Cases++;
+        _outcomes[fuzzCase.Outcome] = Count(fuzzCase.Outcome) + 1;
+        if (elapsed > SlowestTime)
+        {
+            SlowestTime = elapsed;
+            SlowestCase = fuzzCase.Index;
+        }
+
+        if (fuzzCase.AllocatedBytes > MostAllocatedBytes)
+        {
+            MostAllocatedBytes = fuzzCase.AllocatedBytes;
+            MostAllocatingCase = fuzzCase.Index;
+        }
+    }
+
+    public override string ToString()
+    {
+        var text = new StringBuilder();
+        text.Append($"{Target}: {Cases} cases, seed {Seed}, {Elapsed.TotalSeconds:F2} s;");
+        foreach (var (outcome, count) in _outcomes)
+        {
+            text.Append($" {outcome}={count}");
+        }
+
+        text.Append($"; slowest case {SlowestCase} ({SlowestTime.TotalMilliseconds:F1} ms)");
+        if (MostAllocatingCase >= 0)
+        {
+            text.Append($"; most allocating case {MostAllocatingCase} ({MostAllocatedBytes / 1024.0:F0} KiB)");
+        }
+
+        return text.ToString();
+    }
+}
