@@ -27,13 +27,14 @@ internal sealed record WavInfo(
 internal static class WavFiles
 {
     /// <summary>Rates whose resampler to 16 kHz costs well under a millisecond to build and run (16 kHz: none at all).</summary>
-    public static readonly int[] CheapRates = [16_000, 16_000, 8_000, 48_000, 32_000, 24_000, 96_000, 1_000];
+    public static readonly int[] CheapRates = [16_000, 16_000, 8_000, 48_000, 32_000, 24_000, 96_000];
 
     /// <summary>
-    /// Rates whose resampler costs milliseconds (the longest filters) or tens of milliseconds (the 44.1 kHz family and
-    /// rates sharing few factors with 16 kHz, whose coefficient tables are large): used now and then.
+    /// Rates whose resampler costs milliseconds (the longest filters, and 1 kHz, which makes 16 outputs per input) or
+    /// tens of milliseconds (the 44.1 kHz family and rates sharing few factors with 16 kHz, whose coefficient tables
+    /// are large) in a Debug build: used now and then.
     /// </summary>
-    public static readonly int[] CostlyRates = [192_000, 768_000, 44_100, 22_050, 11_025, 7_919, 47_999];
+    public static readonly int[] CostlyRates = [1_000, 192_000, 768_000, 44_100, 22_050, 11_025, 7_919, 47_999];
 
     /// <summary>Chunk ids and sizes a WAV parser treats specially, for <see cref="Infrastructure.Mutator"/>.</summary>
     public static IReadOnlyList<byte[]> Tokens { get; } =

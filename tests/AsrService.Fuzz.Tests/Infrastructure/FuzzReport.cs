@@ -21,6 +21,9 @@ internal sealed class FuzzReport
 
     public TimeSpan Elapsed { get; set; }
 
+    /// <summary>Processor time of the whole test process meanwhile: on a loaded machine a truer measure than <see cref="Elapsed"/>.</summary>
+    public TimeSpan ProcessorTime { get; set; }
+
     public IReadOnlyDictionary<string, int> Outcomes => _outcomes;
 
     public int SlowestCase { get; private set; } = -1;
@@ -53,7 +56,7 @@ internal sealed class FuzzReport
     public override string ToString()
     {
         var text = new StringBuilder();
-        text.Append($"{Target}: {Cases} cases, seed {Seed}, {Elapsed.TotalSeconds:F2} s;");
+        text.Append($"{Target}: {Cases} cases, seed {Seed}, {Elapsed.TotalSeconds:F2} s ({ProcessorTime.TotalSeconds:F2} s processor time);");
         foreach (var (outcome, count) in _outcomes)
         {
             text.Append($" {outcome}={count}");

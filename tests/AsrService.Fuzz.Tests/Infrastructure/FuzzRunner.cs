@@ -33,6 +33,7 @@ internal static class FuzzRunner
         Exception? failure = null;
 
         var stopwatch = Stopwatch.StartNew();
+        TimeSpan processorTime = Environment.CpuUsage.TotalTime;
         var thread = new Thread(() =>
         {
             for (int index = first; index < end; index++)
@@ -81,6 +82,7 @@ internal static class FuzzRunner
         }
 
         report.Elapsed = stopwatch.Elapsed;
+        report.ProcessorTime = Environment.CpuUsage.TotalTime - processorTime;
         if (failure is not null)
         {
             throw failure;
