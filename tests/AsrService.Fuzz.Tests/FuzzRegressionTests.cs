@@ -17,7 +17,7 @@ public sealed class FuzzRegressionTests
     [Theory]
     [InlineData(8_000, 1)]
     [InlineData(8_000, 7)]
-    [InlineData(48_000, 3)]
+    [InlineData(48_000, 5)]
     [InlineData(44_100, 40)]
     public void Open_FullScaleSquareWave_SamplesStayWithinFullScale(int sampleRate, int halfPeriod)
     {
@@ -31,6 +31,32 @@ public sealed class FuzzRegressionTests
         using IAudioSource source = AudioFile.Open(
             new MemoryStream(file), AudioFile.DefaultSampleRate, leaveOpen: false, SimpleWav.MissingFfmpeg);
         float[] samples = AudioFile.ReadAll(source);
+
+        Assert.InRange(samples.Max(), 0.1f, 1f);
+        Assert.InRange(samples.Min(), -1f, -0.1f);
+    }
+
+    /// <summary>
+    /// The same ringing on the streaming path (PcmDecoderFuzzTests seed 0x5EED0402 case 3, StreamingPipelineFuzzTests
+    /// seed 0x5EED0501 case 2): a client streaming clipped LINEAR16 at 48 kHz made the stream decoder hand the
+    /// voice-activity model samples of -1.013.
+    /// </summary>
+    [Theory]
+    [InlineData(48_000, 5)]
+    [InlineData(8_000, 3)]
+    [InlineData(24_000, 2)]
+    public void PcmStreamDecoder_ClippedSquareWave_SamplesStayWithinFullScale(int sampleRate, int halfPeriod)
+    {
+        var chunk = new byte[2 * sampleRate / 10];
+        for (int i = 0; i < chunk.Length / 2; i++)
+        {
+            short value = (i / halfPeriod & 1) == 0 ? short.MaxValue : short.MinValue;
+            chunk[2 * i] = (byte)value;
+            chunk[2 * i + 1] = (byte)(value >> 8);
+        }
+
+        var decoder = new PcmStreamDecoder(AudioEncoding.Linear16, sampleRate, channels: 1);
+        float[] samples = [.. decoder.Decode(chunk), .. decoder.Decode(chunk), .. decoder.Flush()];
 
         Assert.InRange(samples.Max(), 0.1f, 1f);
         Assert.InRange(samples.Min(), -1f, -0.1f);

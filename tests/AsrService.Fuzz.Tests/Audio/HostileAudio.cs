@@ -80,6 +80,19 @@ internal static class HostileAudio
         return bytes;
     }
 
+    /// <summary>Digital silence in the encoding (0x80 in unsigned 8-bit, the zero codes of G.711).</summary>
+    public static byte[] Silence(AudioEncoding encoding, int channels, int frames)
+    {
+        int size = RawAudioDecoder.GetBytesPerSample(encoding);
+        var bytes = new byte[frames * channels * size];
+        for (int i = 0; i < bytes.Length; i += size)
+        {
+            WriteValue(bytes.AsSpan(i, size), encoding, 0.0);
+        }
+
+        return bytes;
+    }
+
     /// <summary>The largest positive or negative code of the encoding: what a clipping converter writes.</summary>
     public static void WriteExtreme(Span<byte> sample, AudioEncoding encoding, bool positive)
     {
