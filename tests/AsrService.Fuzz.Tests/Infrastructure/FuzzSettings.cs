@@ -6,7 +6,7 @@ namespace AsrService.Fuzz.Tests.Infrastructure;
 /// How many cases each fuzz test runs and which, from the environment, so that CI runs the fast default and a person
 /// can run a million cases or replay the one that failed:
 /// <list type="bullet">
-/// <item><c>ASR_FUZZ_CASES</c>: cases per test (default 10,000; the real-server test runs a twentieth of it).</item>
+/// <item><c>ASR_FUZZ_CASES</c>: cases per test (default 10,000).</item>
 /// <item><c>ASR_FUZZ_SEED</c>: replaces every test's own fixed seed.</item>
 /// <item><c>ASR_FUZZ_CASE</c>: runs only the case with this index (use with the seed a failure message names).</item>
 /// </list>
@@ -19,9 +19,6 @@ internal static class FuzzSettings
     public const int DefaultCases = 10_000;
 
     public static int Cases { get; } = ReadInt(CasesVariable) ?? DefaultCases;
-
-    /// <summary>Cases sent through a real server, where each costs an HTTP/2 stream rather than a method call.</summary>
-    public static int ServerCases => Math.Max(1, Cases / 20);
 
     public static int? SeedOverride { get; } = ReadInt(SeedVariable);
 
