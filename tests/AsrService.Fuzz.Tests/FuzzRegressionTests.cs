@@ -1,5 +1,14 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Http.Headers;
 using AsrService.Core.Audio;
 using AsrService.Fuzz.Tests.Audio;
+using AsrService.Fuzz.Tests.Framing;
+using AsrService.Grpc;
+using AsrService.Grpc.Internal;
+using AsrService.Grpc.V1;
 
 namespace AsrService.Fuzz.Tests;
 
@@ -55,10 +64,66 @@ public sealed class FuzzRegressionTests
             chunk[2 * i + 1] = (byte)(value >> 8);
         }
 
-        var decoder = new PcmStreamDecoder(AudioEncoding.Linear16, sampleRate, channels: 1);
+        var decoder = new PcmStreamDecoder(Core.Audio.AudioEncoding.Linear16, sampleRate, channels: 1);
         float[] samples = [.. decoder.Decode(chunk), .. decoder.Decode(chunk), .. decoder.Flush()];
 
         Assert.InRange(samples.Max(), 0.1f, 1f);
         Assert.InRange(samples.Min(), -1f, -0.1f);
+    }
+
+    /// <summary>
+    /// ProtobufParserFuzzTests (seed 0x5EED0101 case 65) and AsrServiceFuzzTests (seed 0x5EED0602 case 4311):
+    /// Google.Protobuf overflows its limit when a sub-message's length is near int.MaxValue
+    /// (protocolbuffers/protobuf#26856), then allocates what the next length says (256 MiB for the second input
+    /// here) and throws ArgumentOutOfRangeException or IndexOutOfRangeException. The server read that as a handler
+    /// failure; now the frame reader refuses such a message before parsing, with INTERNAL and without allocating.
+    /// </summary>
+    [Theory]
+    [InlineData("0AFFFFFFFF07")]
+    [InlineData("0AFFFFFFFF0712808080800100")]
+    [InlineData("0A170A13080210C03E30013A0A12FFFFFFFF07A19B8003100171")]
+    public void ReadMessage_SubMessageLengthNearIntMax_InternalWithoutAllocating(string hex)
+    {
+        byte[] message = Convert.FromHexString(hex);
+        var frame = new byte[5 + message.Length];
+        BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(1), (uint)message.Length);
+        message.CopyTo(frame, 5);
+        PipeReader reader = PipeReader.Create(new ReadOnlySequence<byte>(frame));
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var exception = Assert.Throws<RpcException>(() => MessageFraming.ReadMessageAsync(
+            reader, StreamingRecognizeRequest.Parser, null, 4 * 1024 * 1024, CancellationToken.None).GetAwaiter().GetResult());
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(StatusCode.Internal, exception.StatusCode);
+        Assert.True(allocated < 1024 * 1024, $"allocated {allocated} bytes for a {message.Length}-byte message");
+    }
+
+    /// <summary>The same message through a real server: INTERNAL, and no handler failure in its log.</summary>
+    [Fact]
+    public async Task Server_SubMessageLengthNearIntMax_InternalWithoutHandlerFailure()
+    {
+        await using FuzzServerHost host = await FuzzServerHost.StartAsync();
+        using HttpClient client = host.CreateClient();
+        byte[] message = Convert.FromHexString("0AFFFFFFFF0712808080800100");
+        var frame = new byte[5 + message.Length];
+        BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(1), (uint)message.Length);
+        message.CopyTo(frame, 5);
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/asr.v1.Asr/Recognize")
+        {
+            Version = HttpVersion.Version20,
+            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+            Content = new ByteArrayContent(frame),
+        };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/grpc");
+        request.Headers.TE.ParseAdd("trailers");
+
+        using HttpResponseMessage response = await client.SendAsync(request);
+        await response.Content.ReadAsByteArrayAsync();
+        string? status = response.Headers.TryGetValues("grpc-status", out var values) ? values.First()
+            : response.TrailingHeaders.TryGetValues("grpc-status", out values) ? values.First() : null;
+
+        Assert.Equal("13", status);
+        Assert.Empty(host.Errors.Entries);
     }
 }

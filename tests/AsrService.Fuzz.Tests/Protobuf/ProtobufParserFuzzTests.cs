@@ -1,7 +1,10 @@
+using System.Buffers;
 using System.Text;
 using AsrService.Fuzz.Tests.Infrastructure;
+using AsrService.Grpc.Internal;
 using AsrService.Grpc.V1;
 using Google.Protobuf;
+using Google.Protobuf.Reflection;
 using Xunit.Abstractions;
 
 namespace AsrService.Fuzz.Tests.Protobuf;
@@ -12,6 +15,13 @@ namespace AsrService.Fuzz.Tests.Protobuf;
 /// input is parsed from one array and from a sequence cut into segments, as the server parses a message that spans
 /// several socket reads; both must agree, and what parses must serialize back to something that parses the same.
 /// </summary>
+/// <remarks>
+/// Google.Protobuf alone fails that for a sub-message length near int.MaxValue (protocolbuffers/protobuf#26856): it
+/// allocates what a later length says and throws IndexOutOfRangeException or ArgumentOutOfRangeException. The server
+/// therefore runs <see cref="WireFormatGuard"/> first, and "our parser" here is the two together: the guard must
+/// reject exactly inputs the library cannot parse, and what it lets through must parse or throw
+/// InvalidProtocolBufferException.
+/// </remarks>
 public sealed class ProtobufParserFuzzTests(ITestOutputHelper output)
 {
     [Fact]
@@ -77,8 +87,18 @@ public sealed class ProtobufParserFuzzTests(ITestOutputHelper output)
     private static string Parse<T>(Random random, MessageParser<T> parser, byte[] input)
         where T : class, IMessage<T>
     {
+        MessageDescriptor descriptor = parser.ParseFrom(ReadOnlySequence<byte>.Empty).Descriptor;
+        ReadOnlySequence<byte> segments = Segments.Split(random, input);
+        bool fits = WireFormatGuard.LengthsFit(new ReadOnlySequence<byte>(input), descriptor);
+        Assert.True(fits == WireFormatGuard.LengthsFit(segments, descriptor), $"{typeof(T).Name}: the guard judges one array and segments differently");
+        if (!fits)
+        {
+            RequireLibraryRejects(parser, input);
+            return "overrun";
+        }
+
         T? fromArray = TryParse(() => parser.ParseFrom(input));
-        T? fromSegments = TryParse(() => parser.ParseFrom(Segments.Split(random, input)));
+        T? fromSegments = TryParse(() => parser.ParseFrom(segments));
         if (fromArray is null || fromSegments is null)
         {
             Assert.True(
@@ -105,6 +125,33 @@ public sealed class ProtobufParserFuzzTests(ITestOutputHelper output)
         {
             return default;
         }
+    }
+
+    /// <summary>
+    /// What the guard rejects, the library must not parse either (it would fail some other way). Checked only where no
+    /// length reaches 2^28: past that the library may allocate what the length says before it fails.
+    /// </summary>
+    private static void RequireLibraryRejects<T>(MessageParser<T> parser, byte[] input)
+        where T : class, IMessage<T>
+    {
+        for (int i = 0; i + 3 < input.Length; i++)
+        {
+            if (input[i] >= 0x80 && input[i + 1] >= 0x80 && input[i + 2] >= 0x80 && input[i + 3] >= 0x80)
+            {
+                return;
+            }
+        }
+
+        try
+        {
+            parser.ParseFrom(input);
+        }
+        catch (Exception)
+        {
+            return;
+        }
+
+        throw new FuzzPropertyException($"the guard rejected a {typeof(T).Name} that the library parses");
     }
 
     /// <summary>Tags, lengths and groups from <see cref="AsrMessages.Tokens"/> mixed with random bytes and valid fields.</summary>
