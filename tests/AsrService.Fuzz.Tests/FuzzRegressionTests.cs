@@ -6,9 +6,15 @@ using System.Net.Http.Headers;
 using AsrService.Core.Audio;
 using AsrService.Fuzz.Tests.Audio;
 using AsrService.Fuzz.Tests.Framing;
+using AsrService.Fuzz.Tests.Pipeline;
+using AsrService.Fuzz.Tests.Service;
 using AsrService.Grpc;
 using AsrService.Grpc.Internal;
 using AsrService.Grpc.V1;
+using AsrService.Server;
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace AsrService.Fuzz.Tests;
 
@@ -126,4 +132,61 @@ public sealed class FuzzRegressionTests
         Assert.Equal("13", status);
         Assert.Empty(host.Errors.Entries);
     }
+
+    /// <summary>
+    /// AsrServiceFuzzTests (seed 0x5EED0601 case 3, seed 0x5EED0602 case 2): a voice_activity or interim_interval
+    /// Duration that protobuf calls invalid (nanos past +-999,999,999, or signed against seconds) parses fine, but
+    /// Duration.ToTimeSpan threw InvalidOperationException from request validation, so the client got INTERNAL
+    /// "Exception was thrown by handler" instead of INVALID_ARGUMENT naming the field.
+    /// </summary>
+    [Theory]
+    [InlineData(1, -1)]
+    [InlineData(-1, 1)]
+    [InlineData(0, 1_000_000_000)]
+    [InlineData(0, int.MinValue)]
+    [InlineData(315_576_000_001, 0)]
+    [InlineData(long.MinValue, 0)]
+    public void Recognize_VoiceActivityDurationNotNormalized_InvalidArgumentNamingTheField(long seconds, int nanos)
+    {
+        var request = new RecognizeRequest
+        {
+            Config = new RecognitionConfig
+            {
+                Encoding = Grpc.V1.AudioEncoding.Linear16,
+                SampleRateHertz = 16_000,
+                VoiceActivity = new VoiceActivityConfig { MinSilence = new Duration { Seconds = seconds, Nanos = nanos } },
+            },
+            AudioContent = ByteString.CopyFrom(new byte[3200]),
+        };
+
+        var exception = Assert.Throws<RpcException>(() => CreateService().Recognize(request, new FuzzCallContext()).GetAwaiter().GetResult());
+
+        Assert.Equal(StatusCode.InvalidArgument, exception.StatusCode);
+        Assert.Contains("voice_activity.min_silence", exception.Status.Detail, StringComparison.Ordinal);
+    }
+
+    /// <summary>The same for the streaming config's interim_interval.</summary>
+    [Fact]
+    public void StreamingRecognize_InterimIntervalNotNormalized_InvalidArgumentNamingTheField()
+    {
+        var config = new StreamingRecognizeRequest
+        {
+            StreamingConfig = new StreamingRecognitionConfig
+            {
+                Config = new RecognitionConfig { Encoding = Grpc.V1.AudioEncoding.Linear16, SampleRateHertz = 16_000 },
+                InterimInterval = new Duration { Seconds = 1, Nanos = -500_000_000 },
+            },
+        };
+
+        var exception = Assert.Throws<RpcException>(() => CreateService().StreamingRecognize(
+            new ListStreamReader<StreamingRecognizeRequest>([config]),
+            new ListStreamWriter<StreamingRecognizeResponse>(),
+            new FuzzCallContext()).GetAwaiter().GetResult());
+
+        Assert.Equal(StatusCode.InvalidArgument, exception.StatusCode);
+        Assert.Contains("interim_interval", exception.Status.Detail, StringComparison.Ordinal);
+    }
+
+    private static AsrGrpcService CreateService() => new(
+        new CheckingRecognizer(), new CheckingVoiceActivityModel(), new AsrServiceOptions(), NullLogger<AsrGrpcService>.Instance);
 }
