@@ -33,6 +33,12 @@ internal enum FrameEnding
     /// <summary>An uncompressed payload of random bytes, which may or may not parse.</summary>
     GarbagePayload,
 
+    /// <summary>
+    /// A message whose sub-message length is near int.MaxValue, on which Google.Protobuf's limit overflows
+    /// (protocolbuffers/protobuf#26856); it must be refused as malformed before it is parsed.
+    /// </summary>
+    OverflowingLength,
+
     /// <summary>The stream ends inside a message header.</summary>
     TruncatedPrefix,
 
@@ -171,6 +177,19 @@ internal static class GrpcFrames
                 allowed.Add(null);
                 extraMessage = true;
                 description.Append($" {garbage.Length} random bytes as a message");
+                break;
+            }
+
+            case FrameEnding.OverflowingLength:
+            {
+                // A valid prefix, then field 1 (a sub-message in both request types) claiming int.MaxValue - k bytes,
+                // then a length-delimited field claiming up to 256 MiB, as in the input that made the library allocate.
+                byte[] prefix = AsrMessages.StreamingRequest(random).ToByteArray();
+                byte claimed = (byte)(0xFF - random.Next(16));
+                byte[] payload = [.. prefix, 0x0A, claimed, 0xFF, 0xFF, 0xFF, 0x07, 0x12, 0x80, 0x80, 0x80, 0x80, 0x01, .. Mutator.RandomBytes(random, 16)];
+                AppendFrame(body, 0, payload);
+                allowed.Add(StatusCode.Internal);
+                description.Append($" a sub-message length of 0x7FFFFF{claimed:X2} after {prefix.Length} bytes");
                 break;
             }
 
