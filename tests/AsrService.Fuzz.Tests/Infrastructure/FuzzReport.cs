@@ -36,6 +36,22 @@ internal sealed class FuzzReport
 
     public int Count(string outcome) => _outcomes.TryGetValue(outcome, out int count) ? count : 0;
 
+    /// <summary>
+    /// Fails unless more than <paramref name="fraction"/> of the cases reached <paramref name="outcomes"/>: a
+    /// generator whose inputs all fail the first check tests nothing behind it. Not checked for runs of fewer than
+    /// 1,000 cases (a replayed case, say), where the share says nothing.
+    /// </summary>
+    public void RequireReach(double fraction, string what, params string[] outcomes)
+    {
+        if (Cases < 1000)
+        {
+            return;
+        }
+
+        int reached = outcomes.Sum(Count);
+        Assert.True(reached > fraction * Cases, $"{Target}: only {reached} of {Cases} cases {what}; the generator does not get far enough");
+    }
+
     public void Add(FuzzCase fuzzCase, TimeSpan elapsed)
     {
         Cases++;

@@ -71,7 +71,7 @@ public sealed class StreamingPipelineFuzzTests(ITestOutputHelper output)
             fuzzCase => 8 * 1024 * 1024);
 
         output.WriteLine(report.ToString());
-        Assert.True(report.Count("several segments") > report.Cases / 20, "too few cases split or close segments: the fuzzer does not reach the segmenter");
+        report.RequireReach(0.05, "split or closed several segments", "several segments");
     }
 
     /// <summary>Short pauses and segments, so that a fraction of a second of audio opens, splits and closes them.</summary>
