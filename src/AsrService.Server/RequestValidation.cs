@@ -70,10 +70,10 @@ internal static class RequestValidation
                 vad.Threshold = given.Threshold;
             }
 
-            vad.MinSilence = Or(given.MinSilence, vad.MinSilence);
-            vad.SpeechPad = Or(given.SpeechPad, vad.SpeechPad);
-            vad.MaxSegment = Or(given.MaxSegment, vad.MaxSegment);
-            vad.MinSpeech = Or(given.MinSpeech, vad.MinSpeech);
+            vad.MinSilence = Or(given.MinSilence, vad.MinSilence, "config.voice_activity.min_silence");
+            vad.SpeechPad = Or(given.SpeechPad, vad.SpeechPad, "config.voice_activity.speech_pad");
+            vad.MaxSegment = Or(given.MaxSegment, vad.MaxSegment, "config.voice_activity.max_segment");
+            vad.MinSpeech = Or(given.MinSpeech, vad.MinSpeech, "config.voice_activity.min_speech");
         }
 
         try
@@ -96,7 +96,7 @@ internal static class RequestValidation
             VoiceActivityEvents = streaming.EnableVoiceActivityEvents,
             Vad = Vad(streaming.Config),
         };
-        options.InterimInterval = Or(streaming.InterimInterval, options.InterimInterval);
+        options.InterimInterval = Or(streaming.InterimInterval, options.InterimInterval, "streaming_config.interim_interval");
         try
         {
             options.Validate();
@@ -111,5 +111,28 @@ internal static class RequestValidation
 
     public static RpcException Invalid(string message) => new(new Status(StatusCode.InvalidArgument, message));
 
-    private static TimeSpan Or(Duration? value, TimeSpan fallback) => value is null ? fallback : value.ToTimeSpan();
+    /// <summary>
+    /// The duration a client sent, or the default. A Duration that protobuf's own rules forbid (nanos beyond
+    /// +-999,999,999 or signed against seconds, seconds beyond +-10,000 years) parses fine but makes
+    /// <see cref="Duration.ToTimeSpan"/> throw InvalidOperationException, which the client would see as INTERNAL.
+    /// </summary>
+    private static TimeSpan Or(Duration? value, TimeSpan fallback, string field)
+    {
+        if (value is null)
+        {
+            return fallback;
+        }
+
+        bool normalized = value.Seconds is >= Duration.MinSeconds and <= Duration.MaxSeconds
+            && value.Nanos is > -Duration.NanosecondsPerSecond and < Duration.NanosecondsPerSecond
+            && (value.Seconds == 0 || value.Nanos == 0 || (value.Seconds < 0) == (value.Nanos < 0));
+        if (!normalized)
+        {
+            throw Invalid(
+                $"{field} is not a valid duration (seconds {value.Seconds}, nanos {value.Nanos}): nanos must be within " +
+                "+-999,999,999 and have the sign of seconds");
+        }
+
+        return value.ToTimeSpan();
+    }
 }

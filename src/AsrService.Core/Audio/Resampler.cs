@@ -23,6 +23,10 @@ namespace AsrService.Core.Audio;
 /// 688 taps per output sample from 48 kHz, 632 from 44.1 kHz, 230 from 8 kHz, growing with the input rate.
 /// </para>
 /// <para>
+/// Outputs are clipped to [-1, 1], the range every audio source promises: like any band-limited filter this one rings
+/// past a full-scale step (Gibbs), so clipped or square-wave input would otherwise come out at up to about 1.3.
+/// </para>
+/// <para>
 /// Not thread-safe; one instance per stream. All buffers are allocated in the constructor, so
 /// <see cref="Process"/> and <see cref="Flush"/> allocate nothing.
 /// </para>
@@ -246,7 +250,7 @@ public sealed class Resampler
                 value = lower + weight * (upper - lower);
             }
 
-            output[written++] = value;
+            output[written++] = Math.Clamp(value, -1f, 1f);
             _nextIndex += _stepWhole;
             _nextFraction += _stepFraction;
             if (_nextFraction >= _upFactor)

@@ -3,6 +3,7 @@ using System.Buffers.Binary;
 using System.IO.Compression;
 using System.IO.Pipelines;
 using Google.Protobuf;
+using Google.Protobuf.Reflection;
 
 namespace AsrService.Grpc.Internal;
 
@@ -150,30 +151,54 @@ internal static class MessageFraming
         }
 
         var payload = buffer.Slice(HeaderSize, length);
+        if (compressed == 1)
+        {
+            if (!GrpcCompression.IsCompressing(encoding))
+            {
+                throw new RpcException(new Status(
+                    StatusCode.Internal,
+                    "A message is marked compressed but the stream declares no grpc-encoding."));
+            }
+
+            message = Parse(parser, new ReadOnlySequence<byte>(GrpcCompression.Decompress(encoding!, payload, maxMessageSize)));
+        }
+        else
+        {
+            message = Parse(parser, payload);
+        }
+
+        buffer = buffer.Slice(payload.End);
+        return true;
+    }
+
+    /// <summary>Parses one message; a malformed one is INTERNAL, as the gRPC spec has it for a failed deserialization.</summary>
+    private static T Parse<T>(MessageParser<T> parser, ReadOnlySequence<byte> payload)
+        where T : class, IMessage<T>
+    {
+        // Google.Protobuf mishandles a sub-message length near int.MaxValue (see WireFormatGuard): a 13-byte message
+        // could make it allocate gigabytes and throw something other than InvalidProtocolBufferException.
+        MessageDescriptor descriptor = DescriptorCache<T>.Value ??= parser.ParseFrom(ReadOnlySequence<byte>.Empty).Descriptor;
+        if (!WireFormatGuard.LengthsFit(payload, descriptor))
+        {
+            throw new RpcException(new Status(
+                StatusCode.Internal,
+                "Failed to deserialize message: a length-delimited field runs past the message that holds it."));
+        }
+
         try
         {
-            if (compressed == 1)
-            {
-                if (!GrpcCompression.IsCompressing(encoding))
-                {
-                    throw new RpcException(new Status(
-                        StatusCode.Internal,
-                        "A message is marked compressed but the stream declares no grpc-encoding."));
-                }
-
-                message = parser.ParseFrom(GrpcCompression.Decompress(encoding!, payload, maxMessageSize));
-            }
-            else
-            {
-                message = parser.ParseFrom(payload);
-            }
+            return parser.ParseFrom(payload);
         }
         catch (InvalidProtocolBufferException ex)
         {
             throw new RpcException(new Status(StatusCode.Internal, "Failed to deserialize message.", ex));
         }
+    }
 
-        buffer = buffer.Slice(payload.End);
-        return true;
+    /// <summary>The descriptor of each message type, found once from an empty message.</summary>
+    private static class DescriptorCache<T>
+        where T : class, IMessage<T>
+    {
+        public static MessageDescriptor? Value { get; set; }
     }
 }
