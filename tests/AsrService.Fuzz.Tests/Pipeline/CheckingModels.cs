@@ -55,6 +55,8 @@ internal sealed class CheckingRecognizer : ISpeechRecognizer
 
     public string ExecutionProvider => "cpu";
 
+    public int IntraOpThreads => 1;
+
     public int Calls { get; private set; }
 
     public IRecognizerSession CreateSession() => new Session(this);
