@@ -1,3 +1,4 @@
+using AsrService.Core.Pipeline;
 using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Pipelines;
@@ -188,5 +189,5 @@ public sealed class FuzzRegressionTests
     }
 
     private static AsrGrpcService CreateService() => new(
-        new CheckingRecognizer(), new CheckingVoiceActivityModel(), new AsrServiceOptions(), NullLogger<AsrGrpcService>.Instance);
+        new CheckingRecognizer(), new CheckingVoiceActivityModel(), new AsrServiceOptions(), new DecodeScheduler(1), NullLogger<AsrGrpcService>.Instance);
 }

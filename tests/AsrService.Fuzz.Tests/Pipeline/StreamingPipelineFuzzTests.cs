@@ -54,14 +54,14 @@ public sealed class StreamingPipelineFuzzTests(ITestOutputHelper output)
                         int length = Math.Min(frames * frameBytes, audio.Length - position);
                         ReadOnlySpan<float> samples = decoder.Decode(audio.AsSpan(position, length));
                         AudioChecks.RequireInRange(samples);
-                        stream.Accept(samples, events);
+                        stream.AcceptAsync(samples.ToArray(), events).AsTask().GetAwaiter().GetResult();
                         position += length;
                     }
 
                     ReadOnlySpan<float> tail = decoder.Flush();
                     AudioChecks.RequireInRange(tail);
-                    stream.Accept(tail, events);
-                    stream.Complete(events);
+                    stream.AcceptAsync(tail.ToArray(), events).AsTask().GetAwaiter().GetResult();
+                    stream.CompleteAsync(events).AsTask().GetAwaiter().GetResult();
                     RequireWellFormed(events, stream.AcceptedSamples);
                 }
 

@@ -167,6 +167,7 @@ public sealed class AsrServiceFuzzTests(ITestOutputHelper output)
         new CheckingRecognizer(),
         new CheckingVoiceActivityModel(),
         new AsrServiceOptions { MaxConcurrentStreams = 4, MaxRecognizeAudio = TimeSpan.FromSeconds(1) },
+        new AsrService.Core.Pipeline.DecodeScheduler(1),
         NullLogger<AsrGrpcService>.Instance);
 
     /// <summary>What a real client sends most of the time; a third of the time anything <see cref="AsrMessages"/> makes.</summary>
