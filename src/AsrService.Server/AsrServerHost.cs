@@ -81,6 +81,13 @@ public static class AsrServerHost
         var server = builder.Build();
         Asr.BindService(server.Registry, server.Services.GetRequiredService<GuardedAsrService>());
 
+        var scheduler = server.Services.GetRequiredService<DecodeScheduler>();
+        var registry = server.Services.GetRequiredService<AsrMetrics>().Registry;
+        registry.Add(new Gauge("asr_decode_queue_depth", "Final decodes waiting for a decode slot.", () => scheduler.WaitingFinals));
+        registry.Add(new Gauge("asr_decodes_running", "Decodes running now.", () => scheduler.RunningDecodes));
+        registry.Add(new Gauge("asr_decode_slots", "Decodes that may run at once.", () => scheduler.ConcurrentDecodes));
+        registry.Add(new Gauge("asr_interims_skipped", "Interim updates skipped because every decode slot was busy (since start).", () => scheduler.SkippedInterims));
+
         var logger = server.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(AsrServerHost).FullName!);
         if (!server.Services.GetRequiredService<ApiKeyAuthenticator>().Enabled)
         {
