@@ -135,6 +135,29 @@ public sealed class FuzzRegressionTests
     }
 
     /// <summary>
+    /// MessageFramingFuzzTests (ASR_FUZZ_SEED=777, case 20213): a deflate (zlib) message whose header asks for a preset
+    /// dictionary (FLG bit FDICT) makes zlib answer Z_NEED_DICT, which .NET throws as ZLibException, an IOException,
+    /// not the InvalidDataException the decompressor caught; the server logged a handler failure. Now INTERNAL.
+    /// </summary>
+    [Theory]
+    [InlineData("78BB0000000103")]
+    [InlineData("783F0000000103000000")]
+    public void ReadMessage_DeflateAskingForPresetDictionary_Internal(string hex)
+    {
+        byte[] payload = Convert.FromHexString(hex);
+        var frame = new byte[5 + payload.Length];
+        frame[0] = 1;
+        BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(1), (uint)payload.Length);
+        payload.CopyTo(frame, 5);
+
+        var exception = Assert.Throws<RpcException>(() => MessageFraming.ReadMessageAsync(
+            PipeReader.Create(new ReadOnlySequence<byte>(frame)), StreamingRecognizeRequest.Parser, "deflate", 64 * 1024, CancellationToken.None)
+            .GetAwaiter().GetResult());
+
+        Assert.Equal(StatusCode.Internal, exception.StatusCode);
+    }
+
+    /// <summary>
     /// AsrServiceFuzzTests (seed 0x5EED0601 case 3, seed 0x5EED0602 case 2): a voice_activity or interim_interval
     /// Duration that protobuf calls invalid (nanos past +-999,999,999, or signed against seconds) parses fine, but
     /// Duration.ToTimeSpan threw InvalidOperationException from request validation, so the client got INTERNAL

@@ -69,8 +69,11 @@ internal static class GrpcCompression
                 output.Write(buffer, 0, read);
             }
         }
-        catch (InvalidDataException ex)
+        catch (Exception ex) when (ex is InvalidDataException or IOException)
         {
+            // Corrupt data is InvalidDataException, but some zlib errors surface as ZLibException, an IOException: a
+            // zlib header asking for a preset dictionary (78 BB ...) makes zlib answer Z_NEED_DICT. The input is a
+            // MemoryStream, so an IOException can only come from the decompressor.
             throw new RpcException(new Status(StatusCode.Internal, $"Failed to decompress message with '{encoding}'.", ex));
         }
         finally

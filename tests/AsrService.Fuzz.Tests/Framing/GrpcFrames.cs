@@ -247,8 +247,19 @@ internal static class GrpcFrames
     private static byte[] GarbageCompressed(Random random, string encoding, out string what)
     {
         byte[] valid = Compress(encoding, AsrMessages.StreamingRequest(random).ToByteArray());
-        switch (random.Next(5))
+        switch (random.Next(6))
         {
+            case 5:
+            {
+                // Header flags a decoder may not expect: a zlib preset dictionary (FDICT), or gzip's optional fields.
+                byte[] rest = Mutator.RandomBytes(random, 64);
+                byte[] header = encoding == "gzip"
+                    ? [0x1F, 0x8B, 0x08, (byte)random.Next(256), 0x00, 0x00, 0x00, 0x00, 0x00, 0xFF]
+                    : [0x78, 0xBB, (byte)random.Next(256), (byte)random.Next(256), (byte)random.Next(256), (byte)random.Next(256)];
+                what = $"a {encoding} header with flags 0x{header[encoding == "gzip" ? 3 : 1]:X2} and {rest.Length} random bytes";
+                return [.. header, .. rest];
+            }
+
             case 0:
                 what = "random bytes marked compressed";
                 return Mutator.RandomBytes(random, 512);
