@@ -7,6 +7,8 @@ using AsrService.Core.Vad;
 using AsrService.Grpc;
 using AsrService.Grpc.Client;
 using AsrService.Server;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace AsrService.Cli.Commands;
 
@@ -53,6 +55,7 @@ internal static class BenchCommand
 
             Engine? engine = null;
             GrpcServer? local = null;
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             try
             {
                 var address = parse.GetValue(server);
@@ -62,6 +65,9 @@ internal static class BenchCommand
                     local = AsrServerHost.Build(engine.Recognizer, engine.VoiceActivity, new AsrServiceOptions { MaxConcurrentStreams = 1024, ConcurrentDecodes = parse.GetValue(decodes) },
                         [new GrpcEndpointOptions { Host = "127.0.0.1", Port = 0 }], args: ["--Logging:LogLevel:Default=Warning"]);
                     await local.StartAsync(cancellationToken);
+
+                    // The in-process server's host takes SIGTERM/Ctrl+C for its own shutdown; the load must stop with it.
+                    local.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.Register(stop.Cancel);
                     address = $"127.0.0.1:{local.Port}";
                     Console.Error.WriteLine($"asr: bench against an in-process server on {address}: model {engine.Recognizer.ModelName}, {engineSettings.Inference.IntraOpThreads} threads per run");
                 }
@@ -75,7 +81,7 @@ internal static class BenchCommand
                     var limit = parse.GetValue(maxTry);
                     while (n <= limit)
                     {
-                        var run = await LoadRun.RunAsync(connection, utterances, settings with { Streams = n }, cancellationToken);
+                        var run = await LoadRun.RunAsync(connection, utterances, settings with { Streams = n }, stop.Token);
                         results.Add(run);
                         PrintRow(run);
                         if (run.ErrorCount > 0 || !(run.FinalLatency.Percentile(95) <= parse.GetValue(bound)))
@@ -93,7 +99,7 @@ internal static class BenchCommand
                 }
                 else
                 {
-                    var run = await LoadRun.RunAsync(connection, utterances, settings, cancellationToken);
+                    var run = await LoadRun.RunAsync(connection, utterances, settings, stop.Token);
                     results.Add(run);
                     PrintRow(run);
                 }
