@@ -23,11 +23,7 @@ internal static class TestData
     public static IReadOnlyList<string> Wavs(string folder) =>
         Directory.GetFiles(Path.Combine(Folder(folder), "wav"), "*.wav").Order(StringComparer.Ordinal).ToList();
 
-    public static float[] Read(string path)
-    {
-        using var source = AudioFile.Open(path);
-        return AudioFile.ReadAll(source);
-    }
+    public static float[] Read(string path) => AudioFile.ReadAll(path);
 
     private static string? Locate()
     {

@@ -1,3 +1,4 @@
+using AsrService.Core.Audio;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using AsrService.Grpc;
@@ -116,7 +117,7 @@ internal static class LoadRun
                     for (var offset = 0; offset < part.Length; offset += chunkSamples)
                     {
                         var count = Math.Min(chunkSamples, part.Length - offset);
-                        Encode(part.AsSpan(offset, count), buffer);
+                        RawAudioEncoder.EncodeLinear16(part.AsSpan(offset, count), buffer);
                         await call.RequestStream.WriteAsync(new StreamingRecognizeRequest { AudioContent = ByteString.CopyFrom(buffer, 0, count * 2) }, cancellationToken).ConfigureAwait(false);
                         sent += count;
                         lock (sendTimes)
@@ -206,16 +207,6 @@ internal static class LoadRun
                 var chunk = (int)Math.Max(0, (sample - 1) / chunkSamples);
                 return chunk < sendTimes.Count ? sendTimes[chunk] : null;
             }
-        }
-    }
-
-    private static void Encode(ReadOnlySpan<float> samples, byte[] buffer)
-    {
-        for (var i = 0; i < samples.Length; i++)
-        {
-            var value = (short)Math.Clamp(MathF.Round(samples[i] * 32768f), short.MinValue, short.MaxValue);
-            buffer[2 * i] = (byte)value;
-            buffer[2 * i + 1] = (byte)(value >> 8);
         }
     }
 }

@@ -134,11 +134,7 @@ internal static class BenchCommand
             throw new ArgumentException($"no WAV files under {path}");
         }
 
-        return files.Select(f =>
-        {
-            using var source = AudioFile.Open(f);
-            return AudioFile.ReadAll(source);
-        }).ToList();
+        return files.Select(AudioFile.ReadAll).ToList();
     }
 
     private static string DefaultData()

@@ -59,7 +59,7 @@ internal static class EvaluateCommand
         var clock = new Stopwatch();
         foreach (var file in files)
         {
-            var samples = ReadAll(file);
+            var samples = AudioFile.ReadAll(file);
             audioSeconds += samples.Length / 16_000.0;
             using var source = new MemoryAudioSource(samples, 16_000);
             clock.Start();
@@ -83,11 +83,5 @@ internal static class EvaluateCommand
             $"model={engine.Recognizer.ModelName} threads={settings.Inference.IntraOpThreads} files={files.Count} audio={audioSeconds:F1}s wer={wer:P2} " +
             $"processing={clock.Elapsed.TotalSeconds:F2}s rtf={rtf:F4} outside_onnxruntime={outside:P1} cpu={cpu.TotalSeconds:F1}s peak_rss={process.PeakWorkingSet64 / 1e6:F0}MB"));
         return ExitCodes.Success;
-    }
-
-    private static float[] ReadAll(string file)
-    {
-        using var source = AudioFile.Open(file);
-        return AudioFile.ReadAll(source);
     }
 }

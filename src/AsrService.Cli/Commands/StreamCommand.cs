@@ -89,14 +89,8 @@ internal static class StreamCommand
             int read;
             while ((read = audio.Read(samples)) > 0 && !receiving.IsCompleted)
             {
-                for (var i = 0; i < read; i++)
-                {
-                    var value = (short)Math.Clamp(MathF.Round(samples[i] * 32768f), short.MinValue, short.MaxValue);
-                    bytes[2 * i] = (byte)value;
-                    bytes[2 * i + 1] = (byte)(value >> 8);
-                }
-
-                await call.RequestStream.WriteAsync(new StreamingRecognizeRequest { AudioContent = ByteString.CopyFrom(bytes, 0, read * 2) }, cancellationToken);
+                var length = RawAudioEncoder.EncodeLinear16(samples.AsSpan(0, read), bytes);
+                await call.RequestStream.WriteAsync(new StreamingRecognizeRequest { AudioContent = ByteString.CopyFrom(bytes, 0, length) }, cancellationToken);
                 sent += read;
                 if (realtime)
                 {

@@ -55,6 +55,13 @@ public static class AudioFile
         }
     }
 
+    /// <summary>Opens <paramref name="pathOrDash"/> as 16 kHz mono audio and reads it to its end.</summary>
+    public static float[] ReadAll(string pathOrDash)
+    {
+        using var source = Open(pathOrDash);
+        return ReadAll(source);
+    }
+
     /// <summary>Reads a source to its end.</summary>
     public static float[] ReadAll(IAudioSource source)
     {
