@@ -21,13 +21,18 @@ public class DecoderStepBenchmark
     private const string Utterance = "2033-164914-0002";
 
     private MoonshineRecognizer _recognizer = null!;
+
+    /// <summary>With the load-time graph rewrites (the default) or the models exactly as downloaded.</summary>
+    [Params(true, false)]
+    public bool RewriteGraphs { get; set; } = true;
+
     private MoonshineDecoderSession _session = null!;
     private MoonshineDecoderSession.FixedStep _step = null!;
 
     [GlobalSetup]
     public void Setup()
     {
-        _recognizer = OnnxSpeechModels.LoadRecognizer("tiny", new InferenceOptions(), new ModelCache());
+        _recognizer = OnnxSpeechModels.LoadRecognizer("tiny", new InferenceOptions { RewriteGraphs = RewriteGraphs }, new ModelCache());
         _session = new MoonshineDecoderSession(_recognizer);
         _step = _session.PrepareFixedStep(RepositoryLayout.ReadUtterance(Utterance), PastLength);
 

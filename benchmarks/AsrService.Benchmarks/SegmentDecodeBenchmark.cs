@@ -23,10 +23,14 @@ public class SegmentDecodeBenchmark
     [Params("tiny", "base")]
     public string Model { get; set; } = OnnxSpeechModels.DefaultModel;
 
+    /// <summary>With the load-time graph rewrites (the default) or the models exactly as downloaded.</summary>
+    [Params(true, false)]
+    public bool RewriteGraphs { get; set; } = true;
+
     [GlobalSetup]
     public void Setup()
     {
-        _recognizer = OnnxSpeechModels.LoadRecognizer(Model, new InferenceOptions(), new ModelCache());
+        _recognizer = OnnxSpeechModels.LoadRecognizer(Model, new InferenceOptions { RewriteGraphs = RewriteGraphs }, new ModelCache());
         _session = _recognizer.CreateSession();
         _samples = RepositoryLayout.ReadUtterance(Utterance);
     }

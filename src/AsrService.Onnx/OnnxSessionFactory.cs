@@ -1,5 +1,6 @@
 using AsrService.Core.Models;
 using AsrService.Core.Recognition;
+using AsrService.Onnx.Graph;
 using Microsoft.ML.OnnxRuntime;
 
 namespace AsrService.Onnx;
@@ -63,11 +64,21 @@ internal static class OnnxSessionFactory
 
         try
         {
+            if (provider == ExecutionProviderKind.Cpu && options.RewriteGraphs)
+            {
+                var rewritten = RewrittenModelFile.Prepare(path);
+                return rewritten.Bytes is { } bytes ? new InferenceSession(bytes, sessionOptions) : new InferenceSession(rewritten.Path, sessionOptions);
+            }
+
             return new InferenceSession(path, sessionOptions);
         }
         catch (OnnxRuntimeException e)
         {
             throw new ModelLoadException($"ONNX Runtime could not load {path}: {e.Message}", e);
+        }
+        catch (Google.Protobuf.InvalidProtocolBufferException e)
+        {
+            throw new ModelLoadException($"{path} is not a valid ONNX model: {e.Message}", e);
         }
     }
 }

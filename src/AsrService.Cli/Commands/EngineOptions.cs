@@ -29,6 +29,11 @@ internal sealed class EngineOptions
         DefaultValueFactory = _ => ExecutionProviderKind.Cpu,
     };
 
+    private readonly Option<bool> _noGraphRewrites = new("--no-graph-rewrites")
+    {
+        Description = "Load the models exactly as downloaded, without the load-time CPU graph rewrites (for comparisons).",
+    };
+
     private readonly Option<float> _vadThreshold = new("--vad-threshold")
     {
         Description = "Speech probability at which a segment starts (0-1).",
@@ -83,6 +88,7 @@ internal sealed class EngineOptions
         command.Options.Add(options._model);
         command.Options.Add(options._threads);
         command.Options.Add(options._provider);
+        command.Options.Add(options._noGraphRewrites);
         command.Options.Add(options._vadThreshold);
         command.Options.Add(options._minSilenceMs);
         command.Options.Add(options._minSpeechMs);
@@ -98,6 +104,7 @@ internal sealed class EngineOptions
         {
             IntraOpThreads = parse.GetValue(_threads),
             Provider = parse.GetValue(_provider),
+            RewriteGraphs = !parse.GetValue(_noGraphRewrites),
         };
         var vad = new VadOptions
         {

@@ -21,6 +21,12 @@ public sealed class InferenceOptions
 
     public ExecutionProviderKind Provider { get; set; } = ExecutionProviderKind.Cpu;
 
+    /// <summary>
+    /// Apply the load-time graph rewrites on the CPU (int8 weight MatMuls left behind a dequantization become one
+    /// dynamically quantized MatMul; see AsrService.Onnx.Graph). On by default; off loads the models as downloaded.
+    /// </summary>
+    public bool RewriteGraphs { get; set; } = true;
+
     /// <summary>Decoding stops after this many tokens per second of audio: a guard against a decoder that loops.</summary>
     public double MaxTokensPerSecond { get; set; } = 6.5;
 

@@ -1,0 +1,68 @@
+namespace AsrService.Onnx.Graph;
+
+/// <summary>
+/// Applies the load-time rewrites to a model file and caches the result beside it (<c>NAME.asr-rN.onnx</c>, where N
+/// is the rewrite's version), so the rewrite runs once per machine. The source files are checksum-verified
+/// downloads that never change in place, so the cached file stays valid until the rewrite's version changes.
+/// Where the model folder is read-only the rewritten model is kept in memory instead.
+/// </summary>
+internal sealed class RewrittenModelFile
+{
+    private RewrittenModelFile(string path, byte[]? bytes, int replaced)
+    {
+        Path = path;
+        Bytes = bytes;
+        Replaced = replaced;
+    }
+
+    /// <summary>The file to load: the rewritten copy, or the original when nothing was rewritten.</summary>
+    public string Path { get; }
+
+    /// <summary>The rewritten model when it could not be written to the cache; load these bytes instead of <see cref="Path"/>.</summary>
+    public byte[]? Bytes { get; }
+
+    /// <summary>MatMul nodes replaced (-1 when a cached rewrite was reused and not counted).</summary>
+    public int Replaced { get; }
+
+    public static string CachedPathFor(string path) =>
+        System.IO.Path.ChangeExtension(path, $".asr-r{QuantizedMatMulRewrite.Version}.onnx");
+
+    public static RewrittenModelFile Prepare(string path)
+    {
+        var cached = CachedPathFor(path);
+        if (File.Exists(cached))
+        {
+            return new RewrittenModelFile(cached, null, -1);
+        }
+
+        var bytes = QuantizedMatMulRewrite.Rewrite(File.ReadAllBytes(path), out var replaced);
+        if (bytes is null)
+        {
+            return new RewrittenModelFile(path, null, 0);
+        }
+
+        var temporary = $"{cached}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
+        try
+        {
+            File.WriteAllBytes(temporary, bytes);
+            File.Move(temporary, cached, overwrite: true);
+            return new RewrittenModelFile(cached, null, replaced);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            TryDelete(temporary);
+            return new RewrittenModelFile(path, bytes, replaced);
+        }
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+    }
+}

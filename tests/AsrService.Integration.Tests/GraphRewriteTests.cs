@@ -1,0 +1,172 @@
+using AsrService.Core.Recognition;
+using AsrService.Onnx;
+using AsrService.Onnx.Graph;
+using AsrService.Onnx.Graph.Proto;
+using Google.Protobuf;
+using OnnxGraph = AsrService.Onnx.Graph.Proto.Graph;
+using Xunit.Abstractions;
+
+namespace AsrService.Integration.Tests;
+
+/// <summary>The load-time rewrite of dequantized MatMuls, on the real Moonshine decoder and on small hand-built graphs.</summary>
+[Collection(ModelCollection.Name)]
+public sealed class GraphRewriteTests(ModelFixture models, ITestOutputHelper output)
+{
+    [Fact]
+    public void TinyDecoderOutputProjectionBecomesOneQuantizedMatMulInEachBranch()
+    {
+        var path = models.Cache.Ensure(models.Cache.Manifest.Get("tiny"))["decoder"];
+        var model = Model.Parser.ParseFrom(File.ReadAllBytes(path));
+        Assert.Equal(2, CountMatMulsOfDequantized(model.Graph));
+
+        var replaced = QuantizedMatMulRewrite.Apply(model);
+
+        Assert.Equal(0, CountMatMulsOfDequantized(model.Graph));
+
+        // The merged decoder has two branches (first step, cached steps), each with its own output projection.
+        Assert.Equal(2, replaced);
+        var branches = model.Graph.Node.Single(n => n.OpType == "If").Attribute.Select(a => a.G).ToList();
+        Assert.All(branches, branch =>
+        {
+            var fused = Assert.Single(branch.Node, n => n.OpType == "DynamicQuantizeMatMul");
+            Assert.Equal("com.microsoft", fused.Domain);
+            Assert.DoesNotContain(branch.Node, n => n.OpType == "DequantizeLinear" && n.Output[0] == fused.Input[1]);
+        });
+        Assert.Contains(model.OpsetImport, o => o.Domain == "com.microsoft");
+    }
+
+    [DataFact]
+    public void RewrittenAndOriginalDecodersTranscribeTheSameWords()
+    {
+        var original = OnnxSpeechModels.LoadRecognizer("tiny", new InferenceOptions { RewriteGraphs = false }, models.Cache);
+        using var _ = original;
+        var rewritten = models.Tiny.CreateSession();
+        var plain = original.CreateSession();
+        var compared = 0;
+        foreach (var file in TestData.Wavs("librispeech-test-other-dev").Where((_, i) => i % 6 == 0).Take(10))
+        {
+            var samples = TestData.Read(file);
+            var expected = plain.Recognize(samples);
+            var actual = rewritten.Recognize(samples);
+            Assert.Equal(expected.Text, actual.Text);
+            output.WriteLine($"{Path.GetFileName(file)}: confidence {expected.Confidence:F4} as downloaded, {actual.Confidence:F4} rewritten");
+            compared++;
+        }
+
+        Assert.Equal(10, compared);
+    }
+
+    [Fact]
+    public void PerChannelScalesAreLeftAlone()
+    {
+        var model = HandBuilt(scaleDims: [4]);
+        var before = model.ToByteArray();
+
+        Assert.Equal(0, QuantizedMatMulRewrite.Apply(model));
+        Assert.Equal(before, model.ToByteArray());
+    }
+
+    [Fact]
+    public void PerTensorDequantizedMatMulIsFusedAndUnknownFieldsSurvive()
+    {
+        var model = HandBuilt(scaleDims: []);
+        // A field this schema does not declare (GraphProto.doc_string = 10) must come back unchanged.
+        var withDocString = Concat(model.ToByteArray(), GraphDocString("kept"));
+        var parsed = Model.Parser.ParseFrom(withDocString);
+
+        var bytes = QuantizedMatMulRewrite.Rewrite(withDocString, out var replaced);
+
+        Assert.Equal(1, replaced);
+        var rewritten = Model.Parser.ParseFrom(bytes);
+        var node = Assert.Single(rewritten.Graph.Node);
+        Assert.Equal("DynamicQuantizeMatMul", node.OpType);
+        Assert.Equal(["x", "w", "w_scale", "w_zero"], node.Input);
+        Assert.Equal(["y"], node.Output);
+        Assert.Equal(parsed.Graph.Initializer, rewritten.Graph.Initializer);
+        Assert.True(bytes.AsSpan().IndexOf("kept"u8) >= 0, "the undeclared doc_string field was dropped");
+    }
+
+    [Fact]
+    public void DequantizedWeightStillReadElsewhereIsKept()
+    {
+        var model = HandBuilt(scaleDims: []);
+        model.Graph.Output.Add(new ValueInfo { Name = "w_float" });
+
+        Assert.Equal(1, QuantizedMatMulRewrite.Apply(model));
+        Assert.Contains(model.Graph.Node, n => n.OpType == "DequantizeLinear");
+    }
+
+    [Fact]
+    public void RewrittenModelIsCachedBesideTheOriginal()
+    {
+        var folder = Directory.CreateTempSubdirectory("asr-rewrite-");
+        try
+        {
+            var source = Path.Combine(folder.FullName, "decoder.onnx");
+            File.WriteAllBytes(source, HandBuilt(scaleDims: []).ToByteArray());
+
+            var first = RewrittenModelFile.Prepare(source);
+            var second = RewrittenModelFile.Prepare(source);
+
+            Assert.Equal(1, first.Replaced);
+            Assert.Equal(RewrittenModelFile.CachedPathFor(source), first.Path);
+            Assert.Equal("DynamicQuantizeMatMul", Model.Parser.ParseFrom(File.ReadAllBytes(first.Path)).Graph.Node.Single().OpType);
+            Assert.Equal(-1, second.Replaced);
+            Assert.Equal(first.Path, second.Path);
+            Assert.Empty(Directory.GetFiles(folder.FullName, "*.tmp"));
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
+    private static int CountMatMulsOfDequantized(OnnxGraph graph)
+    {
+        var count = 0;
+        var dequantized = graph.Node.Where(n => n.OpType == "DequantizeLinear").Select(n => n.Output[0]).ToHashSet();
+        foreach (var node in graph.Node)
+        {
+            if (node.OpType == "MatMul" && dequantized.Contains(node.Input[1]))
+            {
+                count++;
+            }
+
+            foreach (var attribute in node.Attribute.Where(a => a.G is not null))
+            {
+                count += CountMatMulsOfDequantized(attribute.G);
+            }
+        }
+
+        return count;
+    }
+
+    /// <summary>y = x · DequantizeLinear(w, w_scale, w_zero), with w an int8 [3, 4] initializer.</summary>
+    private static Model HandBuilt(long[] scaleDims) => new()
+    {
+        OpsetImport = { new OperatorSet { Domain = "", Version = 14 } },
+        Graph = new OnnxGraph
+        {
+            Initializer =
+            {
+                new Tensor { Name = "w", DataType = 3, Dims = { 3, 4 } },
+                new Tensor { Name = "w_scale", DataType = 1, Dims = { scaleDims } },
+                new Tensor { Name = "w_zero", DataType = 3, Dims = { scaleDims } },
+            },
+            Node =
+            {
+                new Node { Name = "dq", OpType = "DequantizeLinear", Input = { "w", "w_scale", "w_zero" }, Output = { "w_float" } },
+                new Node { Name = "mm", OpType = "MatMul", Input = { "x", "w_float" }, Output = { "y" } },
+            },
+        },
+    };
+
+    // Model.graph (field 7) holding only GraphProto.doc_string (field 10): the two Graph submessages merge on parse.
+    private static byte[] GraphDocString(string text)
+    {
+        var inner = Concat([0x52, (byte)text.Length], System.Text.Encoding.ASCII.GetBytes(text));
+        return Concat([0x3A, (byte)inner.Length], inner);
+    }
+
+    private static byte[] Concat(byte[] a, byte[] b) => [.. a, .. b];
+}
