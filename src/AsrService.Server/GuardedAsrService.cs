@@ -214,9 +214,20 @@ internal sealed class GuardedAsrService : Asr.AsrBase
 
     private static string NewCallId() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
 
+    /// <summary>Longest request_id accepted: it is echoed in every response and in a trailer.</summary>
+    public const int MaxRequestIdLength = 128;
+
     private static string EnsureRequestId(RecognitionConfig config)
     {
-        if (config.RequestId.Length == 0)
+        var id = config.RequestId;
+        if (id.Length > MaxRequestIdLength || id.Any(c => c is < ' ' or > '~'))
+        {
+            // It goes into the asr-call-id trailer, so it must be a short, printable ASCII header value.
+            throw RequestValidation.Invalid(
+                $"config.request_id must be at most {MaxRequestIdLength} printable ASCII characters (got {id.Length} characters)");
+        }
+
+        if (id.Length == 0)
         {
             config.RequestId = NewCallId();
         }

@@ -135,6 +135,19 @@ public sealed class StreamingRecognizeTests(ServerFixture fixture, ITestOutputHe
         Assert.Contains("whisper-large", status.Detail);
     }
 
+    [Theory]
+    [InlineData(129, 'a')]
+    [InlineData(10, '\u00e9')]
+    [InlineData(10, '\n')]
+    public async Task StreamingRecognize_RequestIdTooLongOrNotPrintableAscii_InvalidArgument(int length, char fill)
+    {
+        var config = ConfigRequest();
+        config.StreamingConfig.Config.RequestId = new string(fill, length);
+        var status = await FailingStreamAsync(config);
+        Assert.Equal(StatusCode.InvalidArgument, status.StatusCode);
+        Assert.Contains("request_id", status.Detail);
+    }
+
     [Fact]
     public async Task StreamingRecognize_ChunkNotWholeSamples_InvalidArgument()
     {
