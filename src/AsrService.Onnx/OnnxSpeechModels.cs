@@ -46,6 +46,17 @@ public static class OnnxSpeechModels
         return new MoonshineRecognizer(name, encoder, decoder, tokens, options, provider, cache);
     }
 
+    /// <summary>
+    /// Writes the rewritten copy of a model file that CPU sessions load (see <see cref="Graph.QuantizedMatMulRewrite"/>)
+    /// into the cache now rather than at first load, e.g. while building a container image whose model folder is
+    /// read-only at run time. Returns its path, or null when the model has nothing to rewrite.
+    /// </summary>
+    public static string? PrepareGraphRewrites(string modelPath)
+    {
+        var rewritten = Graph.RewrittenModelFile.Prepare(modelPath);
+        return rewritten.Bytes is null && rewritten.Path != modelPath ? rewritten.Path : null;
+    }
+
     public static SileroVoiceActivityModel LoadVoiceActivityModel(InferenceOptions options, ModelCache cache, CancellationToken cancellationToken = default) =>
         new(cache.Ensure(cache.Manifest.Get("silero-vad").Files["model"], cancellationToken), options);
 }

@@ -74,6 +74,20 @@ public sealed class CliTests
         Assert.Matches(@"^\d\d:\d\d:\d\d,\d\d\d --> \d\d:\d\d:\d\d,\d\d\d$", lines[1].Trim());
     }
 
+    [Fact]
+    public void ModelsDownload_Tiny_PrintsTheFilesAndPreparesTheRewrittenDecoder()
+    {
+        var (code, stdout, stderr) = Run("models", "download", "tiny");
+
+        Assert.True(code == 0, stderr);
+        var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var decoder = Assert.Single(lines, l => l.EndsWith("decoder_model_merged.onnx", StringComparison.Ordinal));
+        var rewritten = Assert.Single(lines, l => l.EndsWith(".asr-r1.onnx", StringComparison.Ordinal));
+        Assert.Equal(Path.ChangeExtension(decoder, ".asr-r1.onnx"), rewritten);
+        Assert.True(File.Exists(rewritten));
+        Assert.DoesNotContain(lines, l => l.Contains("encoder_model.asr-r", StringComparison.Ordinal));
+    }
+
     private static (int Code, string Stdout, string Stderr) Run(params string[] arguments)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };

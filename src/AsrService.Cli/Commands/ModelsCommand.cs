@@ -1,5 +1,6 @@
 using System.CommandLine;
 using AsrService.Core.Models;
+using AsrService.Onnx;
 
 namespace AsrService.Cli.Commands;
 
@@ -23,7 +24,7 @@ internal static class ModelsCommand
         });
 
         var names = new Argument<string[]>("names") { Description = "Models to download (default: all).", Arity = ArgumentArity.ZeroOrMore };
-        var download = new Command("download", "Download models into the cache and verify them.") { names };
+        var download = new Command("download", "Download models into the cache, verify them and prepare their CPU graph rewrites.") { names };
         download.SetAction((parse, cancellationToken) =>
         {
             var cache = new ModelCache(log: message => Console.Error.WriteLine($"asr: {message}"));
@@ -33,6 +34,10 @@ internal static class ModelsCommand
                 foreach (var path in cache.Ensure(model, cancellationToken).Values)
                 {
                     Console.WriteLine(path);
+                    if (model.Kind == "moonshine" && OnnxSpeechModels.PrepareGraphRewrites(path) is { } rewritten)
+                    {
+                        Console.WriteLine(rewritten);
+                    }
                 }
             }
 
