@@ -215,7 +215,7 @@ internal sealed class GuardedAsrService : Asr.AsrBase
     private static string NewCallId() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
 
     /// <summary>Longest request_id accepted: it is echoed in every response and in a trailer.</summary>
-    public const int MaxRequestIdLength = 128;
+    public const int MaxRequestIdLength = 2048;
 
     private static string EnsureRequestId(RecognitionConfig config)
     {

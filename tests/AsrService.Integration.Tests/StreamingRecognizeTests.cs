@@ -136,7 +136,7 @@ public sealed class StreamingRecognizeTests(ServerFixture fixture, ITestOutputHe
     }
 
     [Theory]
-    [InlineData(129, 'a')]
+    [InlineData(AsrService.Server.GuardedAsrService.MaxRequestIdLength + 1, 'a')]
     [InlineData(10, '\u00e9')]
     [InlineData(10, '\n')]
     public async Task StreamingRecognize_RequestIdTooLongOrNotPrintableAscii_InvalidArgument(int length, char fill)
