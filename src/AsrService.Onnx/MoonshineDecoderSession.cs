@@ -35,6 +35,7 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
     private readonly List<int> _tokens = new(256);
     private float[] _audio = new float[SampleRate * 30];
     private long[] _draftIds = new long[256];
+    private MoonshineBeamDecoder? _beams;
 
     // Positions in _inputs.
     private const int TokenInput = 0;
@@ -59,8 +60,29 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
         _scratch = new float[_layout.VocabularySize];
     }
 
+    /// <summary>From scratch: beam search when <see cref="InferenceOptions.BeamSize"/> is above 1, otherwise greedy.</summary>
     public RecognitionResult Recognize(ReadOnlySpan<float> samples, CancellationToken cancellationToken = default) =>
-        Recognize(samples, ReadOnlySpan<int>.Empty, cancellationToken);
+        _model.Options.BeamSize > 1
+            ? RecognizeWithBeams(samples, _model.Options.BeamSize, cancellationToken)
+            : Recognize(samples, ReadOnlySpan<int>.Empty, cancellationToken);
+
+    /// <summary>Beam search with <paramref name="beamSize"/> beams (1 runs the beam code path greedily, for tests).</summary>
+    internal RecognitionResult RecognizeWithBeams(ReadOnlySpan<float> samples, int beamSize, CancellationToken cancellationToken = default)
+    {
+        if (samples.IsEmpty)
+        {
+            return RecognitionResult.Empty;
+        }
+
+        using var encoded = Encode(samples);
+        _beams ??= new MoonshineBeamDecoder(_model, _runOptions);
+        var best = _beams.Decode(encoded[0], beamSize, MaxTokens(samples.Length), cancellationToken);
+        var confidence = best.ScoredLength == 0 ? 0f : (float)Math.Exp(best.NormalizedScore);
+        return new RecognitionResult(_model.Tokens.Decode(best.Tokens), best.Tokens, confidence);
+    }
+
+    private int MaxTokens(int sampleCount) =>
+        Math.Max(MinimumTokenBudget, (int)Math.Ceiling(sampleCount / (double)SampleRate * _model.Options.MaxTokensPerSecond));
 
     public RecognitionResult Recognize(ReadOnlySpan<float> samples, ReadOnlySpan<int> draft, CancellationToken cancellationToken = default)
     {
@@ -70,12 +92,12 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
         }
 
         using var encoded = Encode(samples);
-        var maxTokens = Math.Max(MinimumTokenBudget, (int)Math.Ceiling(samples.Length / (double)SampleRate * _model.Options.MaxTokensPerSecond));
+        var maxTokens = MaxTokens(samples.Length);
         return Decode(encoded[0], draft.Length > maxTokens ? draft[..maxTokens] : draft, maxTokens, cancellationToken);
     }
 
     /// <summary>Runs the encoder on a segment (padded with silence to the encoder's minimum length).</summary>
-    private IDisposableReadOnlyCollection<OrtValue> Encode(ReadOnlySpan<float> samples)
+    internal IDisposableReadOnlyCollection<OrtValue> Encode(ReadOnlySpan<float> samples)
     {
         var length = Math.Max(samples.Length, MinimumSamples);
         if (_audio.Length < length)
@@ -238,6 +260,36 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
         return new FixedStep(this, Encode(samples), pastLength);
     }
 
+    /// <summary>
+    /// For tests: the logits after begin-of-sequence and after each of <paramref name="tokens"/> (rows of vocabulary
+    /// size), from one parallel decoder call at batch 1.
+    /// </summary>
+    internal float[] ParallelLogits(ReadOnlySpan<float> samples, ReadOnlySpan<int> tokens)
+    {
+        using var encoded = Encode(samples);
+        var ids = new long[tokens.Length + 1];
+        ids[0] = TokenDecoder.BeginOfSequence;
+        for (var i = 0; i < tokens.Length; i++)
+        {
+            ids[i + 1] = tokens[i];
+        }
+
+        using var idsValue = OrtValue.CreateTensorValueFromMemory(ids, [1, ids.Length]);
+        _inputs[TokenInput] = idsValue;
+        _inputs[EncoderInput] = encoded[0];
+        _inputs[CacheBranchInput] = _noCache;
+        Array.Fill(_inputs, _emptyCache, FirstPastInput, _layout.Layers * 4);
+        try
+        {
+            using var outputs = _model.Decoder.Run(_runOptions, _inputNames, _inputs, _firstOutputNames);
+            return outputs[0].GetTensorDataAsSpan<float>().ToArray();
+        }
+        finally
+        {
+            Array.Clear(_inputs);
+        }
+    }
+
     /// <summary>Copies the first <paramref name="keep"/> positions of each self-attention cache of the first call.</summary>
     private OrtValue[] TrimSelfAttentionCaches(IReadOnlyList<OrtValue> first, int keep)
     {
@@ -357,6 +409,7 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
 
     public void Dispose()
     {
+        _beams?.Dispose();
         _tokenValue.Dispose();
         _noCache.Dispose();
         _useCache.Dispose();

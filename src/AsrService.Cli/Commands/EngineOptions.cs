@@ -34,6 +34,12 @@ internal sealed class EngineOptions
         Description = "Load the models exactly as downloaded, without the load-time CPU graph rewrites (for comparisons).",
     };
 
+    private readonly Option<int> _beamSize = new("--beam-size")
+    {
+        Description = "Beams for final results (1 = greedy; more searches several hypotheses in one batched decoder call per token). Interims stay greedy.",
+        DefaultValueFactory = _ => 1,
+    };
+
     private readonly Option<float> _vadThreshold = new("--vad-threshold")
     {
         Description = "Speech probability at which a segment starts (0-1).",
@@ -89,6 +95,7 @@ internal sealed class EngineOptions
         command.Options.Add(options._threads);
         command.Options.Add(options._provider);
         command.Options.Add(options._noGraphRewrites);
+        command.Options.Add(options._beamSize);
         command.Options.Add(options._vadThreshold);
         command.Options.Add(options._minSilenceMs);
         command.Options.Add(options._minSpeechMs);
@@ -105,6 +112,7 @@ internal sealed class EngineOptions
             IntraOpThreads = parse.GetValue(_threads),
             Provider = parse.GetValue(_provider),
             RewriteGraphs = !parse.GetValue(_noGraphRewrites),
+            BeamSize = parse.GetValue(_beamSize),
         };
         var vad = new VadOptions
         {

@@ -22,7 +22,10 @@ public interface ISpeechRecognizer : IDisposable
 /// <summary>Decodes speech segments for one stream. Not thread-safe.</summary>
 public interface IRecognizerSession : IDisposable
 {
-    /// <summary>Decodes one segment of 16 kHz mono speech from scratch.</summary>
+    /// <summary>
+    /// Decodes one segment of 16 kHz mono speech from scratch: greedily, or by beam search when the recognizer was
+    /// configured with a beam (<see cref="InferenceOptions.BeamSize"/>).
+    /// </summary>
     RecognitionResult Recognize(ReadOnlySpan<float> samples, CancellationToken cancellationToken = default);
 
     /// <summary>

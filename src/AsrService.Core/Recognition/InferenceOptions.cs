@@ -27,6 +27,12 @@ public sealed class InferenceOptions
     /// </summary>
     public bool RewriteGraphs { get; set; } = true;
 
+    /// <summary>
+    /// Beams for the decode of a closed segment (finals and offline transcription): 1 is greedy decoding; more runs a
+    /// beam search with the beams as the batch of one decoder call per step. Interim results stay greedy.
+    /// </summary>
+    public int BeamSize { get; set; } = 1;
+
     /// <summary>Decoding stops after this many tokens per second of audio: a guard against a decoder that loops.</summary>
     public double MaxTokensPerSecond { get; set; } = 6.5;
 
@@ -35,6 +41,11 @@ public sealed class InferenceOptions
         if (IntraOpThreads is < 1 or > 256)
         {
             throw new ArgumentException($"threads must be between 1 and 256, got {IntraOpThreads}");
+        }
+
+        if (BeamSize is < 1 or > BeamSearch.MaxBeamSize)
+        {
+            throw new ArgumentException($"beam size must be between 1 and {BeamSearch.MaxBeamSize}, got {BeamSize}");
         }
 
         if (MaxTokensPerSecond is <= 0 or > 100)

@@ -1,0 +1,223 @@
+using AsrService.Core.Recognition;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+
+namespace AsrService.Onnx;
+
+/// <summary>
+/// Beam search on the merged Moonshine decoder, with the beams as the batch dimension of one decoder call per step.
+/// All beams of a segment hold the same number of tokens, so no attention mask is needed: the first call (batch 1,
+/// begin-of-sequence) computes the cross-attention caches, which are then repeated once per beam together with the
+/// encoder output; each later step gathers the self-attention caches of the parents the search chose into buffers
+/// this object owns and runs all beams at once. The search itself is <see cref="BeamSearch"/> (Core).
+/// </summary>
+internal sealed class MoonshineBeamDecoder : IBeamSearchModel, IDisposable
+{
+    private readonly MoonshineRecognizer _model;
+    private readonly MoonshineLayout _layout;
+    private readonly RunOptions _runOptions;
+    private readonly OrtValue _noCache;
+    private readonly OrtValue _useCache;
+    private readonly OrtValue _emptyCache;
+    private readonly string[] _inputNames;
+    private readonly string[] _firstOutputNames;
+    private readonly string[] _stepOutputNames;
+    private readonly OrtValue[] _inputs;
+    private readonly OrtValue?[] _stepValues;
+    private readonly long[] _ids = new long[BeamSearch.MaxBeamSize];
+    private readonly float[][] _self;
+    private readonly float[][] _cross;
+    private float[] _encoder = [];
+    private BeamSearch? _search;
+
+    // Per decode.
+    private OrtValue? _encoderOutput;
+    private IDisposableReadOnlyCollection<OrtValue>? _current;
+    private int _beamSize;
+    private int _maxTokens;
+    private int _encoderFrames;
+    private int _hidden;
+    private int _crossFrames;
+
+    private const int TokenInput = 0;
+    private const int EncoderInput = 1;
+    private const int CacheBranchInput = 2;
+    private const int FirstPastInput = 3;
+
+    public MoonshineBeamDecoder(MoonshineRecognizer model, RunOptions runOptions)
+    {
+        _model = model;
+        _layout = model.Layout;
+        _runOptions = runOptions;
+        _noCache = OrtValue.CreateTensorValueFromMemory(new[] { false }, [1]);
+        _useCache = OrtValue.CreateTensorValueFromMemory(new[] { true }, [1]);
+        _emptyCache = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, TensorElementType.Float, [1, _layout.Heads, 0, _layout.HeadSize]);
+        _inputNames = ["input_ids", "encoder_hidden_states", "use_cache_branch", .. _layout.PastDecoderNames, .. _layout.PastEncoderNames];
+        _firstOutputNames = ["logits", .. _layout.PresentDecoderNames, .. _layout.PresentEncoderNames];
+        _stepOutputNames = ["logits", .. _layout.PresentDecoderNames];
+        _inputs = new OrtValue[_inputNames.Length];
+        _stepValues = new OrtValue?[_inputNames.Length];
+        var cacheCount = _layout.Layers * 2;
+        _self = new float[cacheCount][];
+        _cross = new float[cacheCount][];
+        Array.Fill(_self, []);
+        Array.Fill(_cross, []);
+    }
+
+    /// <summary>Beam search over one encoded segment ([1, frames, hidden]).</summary>
+    public BeamHypothesis Decode(OrtValue encoderOutput, int beamSize, int maxTokens, CancellationToken cancellationToken)
+    {
+        if (_search is null || _search.BeamSize != beamSize)
+        {
+            _search = new BeamSearch(beamSize, _layout.VocabularySize);
+        }
+
+        Begin(encoderOutput, beamSize, maxTokens);
+        try
+        {
+            return _search.Decode(this, maxTokens, cancellationToken);
+        }
+        finally
+        {
+            End();
+        }
+    }
+
+    /// <summary>Binds a segment for <see cref="Start"/> and up to <paramref name="maxTokens"/> steps of at most <paramref name="beamSize"/> rows.</summary>
+    internal void Begin(OrtValue encoderOutput, int beamSize, int maxTokens)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(beamSize, BeamSearch.MaxBeamSize);
+        _encoderOutput = encoderOutput;
+        _beamSize = beamSize;
+        _maxTokens = maxTokens;
+    }
+
+    /// <summary>Releases the last step's outputs and unbinds the segment.</summary>
+    internal void End()
+    {
+        _current?.Dispose();
+        _current = null;
+        _encoderOutput = null;
+        Array.Clear(_inputs);
+    }
+
+    public ReadOnlySpan<float> Start()
+    {
+        var encoderOutput = _encoderOutput ?? throw new InvalidOperationException("Start is called by Decode");
+        var cacheCount = _layout.Layers * 2;
+        _ids[0] = TokenDecoder.BeginOfSequence;
+        using var firstIds = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _ids.AsMemory(0, 1), [1, 1]);
+        _inputs[TokenInput] = firstIds;
+        _inputs[EncoderInput] = encoderOutput;
+        _inputs[CacheBranchInput] = _noCache;
+        Array.Fill(_inputs, _emptyCache, FirstPastInput, cacheCount * 2);
+        _current = Run(_firstOutputNames);
+
+        // Every beam attends to the same audio: repeat the cross-attention caches and the encoder output once per beam.
+        _crossFrames = (int)_current[1 + cacheCount].GetTensorTypeAndShape().Shape[2];
+        for (var i = 0; i < cacheCount; i++)
+        {
+            Repeat(_current[1 + cacheCount + i].GetTensorDataAsSpan<float>(), _beamSize, ref _cross[i]);
+        }
+
+        var encoderShape = encoderOutput.GetTensorTypeAndShape().Shape;
+        _encoderFrames = (int)encoderShape[1];
+        _hidden = (int)encoderShape[2];
+        Repeat(encoderOutput.GetTensorDataAsSpan<float>(), _beamSize, ref _encoder);
+        return _current[0].GetTensorDataAsSpan<float>();
+    }
+
+    public ReadOnlySpan<float> Step(ReadOnlySpan<int> parents, ReadOnlySpan<int> tokens)
+    {
+        var previous = _current ?? throw new InvalidOperationException("Step follows Start");
+        var rows = parents.Length;
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(rows, _beamSize, nameof(parents));
+        var cacheCount = _layout.Layers * 2;
+        var heads = _layout.Heads;
+        var headSize = _layout.HeadSize;
+        try
+        {
+            // Self-attention caches: row i of the new past is row parents[i] of the previous present.
+            var past = (int)previous[1].GetTensorTypeAndShape().Shape[2];
+            var block = heads * past * headSize;
+            for (var i = 0; i < cacheCount; i++)
+            {
+                var present = previous[1 + i].GetTensorDataAsSpan<float>();
+                if (_self[i].Length < rows * heads * (_maxTokens + 1) * headSize)
+                {
+                    _self[i] = new float[_beamSize * heads * (_maxTokens + 1) * headSize];
+                }
+
+                for (var row = 0; row < rows; row++)
+                {
+                    present.Slice(parents[row] * block, block).CopyTo(_self[i].AsSpan(row * block, block));
+                }
+
+                _stepValues[FirstPastInput + i] = Wrap(_self[i], rows * block, [rows, heads, past, headSize]);
+            }
+
+            for (var i = 0; i < cacheCount; i++)
+            {
+                _stepValues[FirstPastInput + cacheCount + i] = Wrap(_cross[i], rows * heads * _crossFrames * headSize, [rows, heads, _crossFrames, headSize]);
+            }
+
+            _stepValues[EncoderInput] = Wrap(_encoder, rows * _encoderFrames * _hidden, [rows, _encoderFrames, _hidden]);
+            for (var row = 0; row < rows; row++)
+            {
+                _ids[row] = tokens[row];
+            }
+
+            _stepValues[TokenInput] = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _ids.AsMemory(0, rows), [rows, 1]);
+            for (var i = 0; i < _inputs.Length; i++)
+            {
+                _inputs[i] = i == CacheBranchInput ? _useCache : _stepValues[i]!;
+            }
+
+            previous.Dispose();
+            _current = null;
+            _current = Run(_stepOutputNames);
+            return _current[0].GetTensorDataAsSpan<float>();
+        }
+        finally
+        {
+            for (var i = 0; i < _stepValues.Length; i++)
+            {
+                _stepValues[i]?.Dispose();
+                _stepValues[i] = null;
+            }
+        }
+    }
+
+    private IDisposableReadOnlyCollection<OrtValue> Run(string[] outputNames)
+    {
+        var started = OnnxRunClock.Start();
+        var outputs = _model.Decoder.Run(_runOptions, _inputNames, _inputs, outputNames);
+        OnnxRunClock.Stop(started);
+        return outputs;
+    }
+
+    private static OrtValue Wrap(float[] buffer, int length, long[] shape) =>
+        OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, buffer.AsMemory(0, length), shape);
+
+    /// <summary>Writes <paramref name="count"/> copies of <paramref name="block"/> one after another (a batch of identical rows).</summary>
+    private static void Repeat(ReadOnlySpan<float> block, int count, ref float[] target)
+    {
+        if (target.Length < block.Length * count)
+        {
+            target = new float[block.Length * count];
+        }
+
+        for (var i = 0; i < count; i++)
+        {
+            block.CopyTo(target.AsSpan(i * block.Length));
+        }
+    }
+
+    public void Dispose()
+    {
+        _current?.Dispose();
+        _noCache.Dispose();
+        _useCache.Dispose();
+        _emptyCache.Dispose();
+    }
+}
