@@ -41,6 +41,46 @@ public sealed class StreamingTests
     }
 
     [Fact]
+    public async Task Duplex_ServerRejectsWhileClientWrites_WriteFailsWithTheServersStatus()
+    {
+        // The server ends each call (trailers only) while the client is still sending; HTTP/2 then cancels the
+        // request body under the client's write. Whichever write notices first must report the server's status, not
+        // the cancelled I/O it caused (found by asr bench at 4x capacity as UNKNOWN "A task was canceled").
+        await using var host = await TestServerHost.StartAsync();
+        using var connection = host.Connect();
+        var payload = ByteString.CopyFrom(new byte[32 * 1024]);
+        // Calls run in waves of 150 at once on one connection, as a load test past an admission limit does (more than
+        // Kestrel's 100 streams per connection, so some wait for a second connection): the race between the
+        // cancelled body and the response headers then shows up both in writes and in the call's start.
+        var codes = new System.Collections.Concurrent.ConcurrentBag<string>();
+        for (var wave = 0; wave < 4; wave++)
+        {
+            await Task.WhenAll(Enumerable.Range(0, 150).Select(index => Task.Run(async () =>
+            {
+                var paced = index % 2 == 0;
+                using var call = connection.DuplexStreaming<AccumulateRequest, AccumulateResponse>(TestService.Accumulate);
+                var failure = await Assert.ThrowsAsync<RpcException>(async () =>
+                {
+                    await call.RequestStream.WriteAsync(new AccumulateRequest { Value = -1 });
+                    for (var i = 0; i < 10_000; i++)
+                    {
+                        // Half the calls pause as a paced audio client does, so the body sits idle when it is cancelled.
+                        if (paced)
+                        {
+                            await Task.Delay(20);
+                        }
+
+                        await call.RequestStream.WriteAsync(new AccumulateRequest { Value = 1, Payload = payload });
+                    }
+                });
+                codes.Add($"{failure.StatusCode}: {failure.Status.Detail}");
+            })));
+        }
+
+        Assert.All(codes, code => Assert.Equal("ResourceExhausted: rejected at the first message", code));
+    }
+
+    [Fact]
     public async Task Duplex_ResponsesArriveBeforeRequestStreamEnds()
     {
         await using var host = await TestServerHost.StartAsync();

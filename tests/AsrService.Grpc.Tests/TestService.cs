@@ -65,6 +65,11 @@ internal sealed class TestService
         long sum = 0;
         await foreach (var request in requestStream.ReadAllAsync(context.CancellationToken))
         {
+            if (request.Value < 0)
+            {
+                throw new RpcException(new Status(StatusCode.ResourceExhausted, "rejected at the first message"));
+            }
+
             count++;
             sum += request.Value;
             await responseStream.WriteAsync(new AccumulateResponse { Count = count, Sum = sum }, context.CancellationToken);

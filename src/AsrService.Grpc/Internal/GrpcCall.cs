@@ -47,6 +47,9 @@ internal sealed class GrpcCall<TRequest, TResponse> : IClientCall
     private ArrayBufferWriter<byte>? _writeBuffer;
     // A reference, written once under the lock: readers on other threads see all of it or nothing.
     private volatile Outcome? _outcome;
+
+    /// <summary>How long a failed write waits for the response headers that may explain it.</summary>
+    private static readonly TimeSpan s_statusAfterWriteFailure = TimeSpan.FromSeconds(2);
     private bool _requestCompleted;
     private bool _responseEnded;
     private int _readPending;
@@ -202,6 +205,14 @@ internal sealed class GrpcCall<TRequest, TResponse> : IClientCall
                 {
                     Abort(FailureStatus(ex, cancellationToken, "Error writing request message."));
                 }
+                else if (_outcome is null)
+                {
+                    // A server that ends a call while the client is still sending (an admission limit, a bad first
+                    // message) makes HTTP/2 cancel the request body under this write, often before the response
+                    // headers that carry its status have been read. Wait for them, so that the caller sees the
+                    // server's status rather than the cancelled I/O it caused.
+                    await WaitForResponseHeadersAsync().ConfigureAwait(false);
+                }
 
                 // Otherwise the call is left running: when the server ended it, its status (read from the response
                 // stream) explains the failure better than the I/O error does.
@@ -213,6 +224,19 @@ internal sealed class GrpcCall<TRequest, TResponse> : IClientCall
         finally
         {
             Volatile.Write(ref _writePending, 0);
+        }
+    }
+
+    /// <summary>Waits, briefly, until the response headers (and with a trailers-only response, the status) are in.</summary>
+    private async Task WaitForResponseHeadersAsync()
+    {
+        try
+        {
+            await _responseStarted.WaitAsync(s_statusAfterWriteFailure).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // The server did not answer: report the write's own failure.
         }
     }
 

@@ -37,7 +37,17 @@ internal sealed class StreamingRequestContent : HttpContent
     protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
     {
         _stream.TrySetResult(stream);
-        await _completed.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await _completed.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && !_completed.Task.IsCanceled)
+        {
+            // HttpClient cancelled the body, not us: the server has ended the stream (its response carries the
+            // call's status; an admission limit answers before reading), or the request itself was cancelled, which
+            // HttpClient reports on its own. Throwing here would make HttpClient fail the request with this
+            // cancellation instead of returning the server's response, whenever the body ends first.
+        }
     }
 
     // No Content-Length: the body's size is unknown until the call ends.
