@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text.Json;
 using System.Text.RegularExpressions;
 using AsrService.Grpc;
 using AsrService.Grpc.Client;
@@ -67,6 +68,55 @@ public sealed partial class ServeProcessTests(ITestOutputHelper output)
         }
         finally
         {
+            if (!process.HasExited)
+            {
+                process.Kill();
+            }
+        }
+    }
+
+    [DataFact]
+    public async Task Bench_PastTheServersStreamLimit_CountsRefusalsWithTheServersMessage()
+    {
+        // asr bench against a separate asr serve that admits one stream: the two others must be counted as
+        // RESOURCE_EXHAUSTED with the server's own message (not lost as UNKNOWN), and the admitted one measured.
+        using var process = StartServe("--port", "0", "--max-streams", "1", "--threads", "1");
+        var json = Path.Combine(Path.GetTempPath(), $"asr-bench-{Guid.NewGuid():N}.json");
+        try
+        {
+            var port = await ReadPortAsync(process);
+            var bench = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "asr"))
+            {
+                RedirectStandardError = true,
+                RedirectStandardOutput = true,
+                UseShellExecute = false,
+            };
+            foreach (var argument in new[] { "bench", "--server", $"127.0.0.1:{port}", "--streams", "3", "--duration", "3", "--data", TestData.Folder("librispeech-test-other-dev"), "--json", json })
+            {
+                bench.ArgumentList.Add(argument);
+            }
+
+            using var run = Process.Start(bench)!;
+            var stdout = run.StandardOutput.ReadToEndAsync();
+            var stderr = await run.StandardError.ReadToEndAsync();
+            await run.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(120));
+            output.WriteLine(await stdout);
+            output.WriteLine(stderr);
+
+            Assert.Equal(4, run.ExitCode);
+            Assert.Contains("first ResourceExhausted message: the server is decoding its maximum of 1 stream", stderr);
+            var result = JsonDocument.Parse(File.ReadAllText(json)).RootElement.GetProperty("runs")[0];
+            Assert.Equal(3, result.GetProperty("streams").GetInt32());
+            var errors = result.GetProperty("errors");
+            Assert.Equal(2, errors.GetProperty("ResourceExhausted").GetInt32());
+            Assert.Single(errors.EnumerateObject());
+            Assert.Contains("maximum of 1 stream", result.GetProperty("first_error_messages").GetProperty("ResourceExhausted").GetString());
+            Assert.True(result.GetProperty("finals").GetInt32() >= 1, "the admitted stream produced no final result");
+            Assert.True(result.GetProperty("final_latency_s").GetProperty("count").GetDouble() >= 1);
+        }
+        finally
+        {
+            File.Delete(json);
             if (!process.HasExited)
             {
                 process.Kill();

@@ -37,6 +37,15 @@ internal sealed class LoadResult
 
     public ConcurrentDictionary<string, int> Errors { get; } = new();
 
+    /// <summary>The first status message seen for each status code in <see cref="Errors"/>.</summary>
+    public ConcurrentDictionary<string, string> FirstErrorMessages { get; } = new();
+
+    /// <summary>Final latencies by the minute of the run they arrived in, to show whether latency drifts in a long run.</summary>
+    public LatencySeries FinalLatencyByMinute { get; } = new(TimeSpan.FromMinutes(1));
+
+    /// <summary>Started with the run; the clock of <see cref="FinalLatencyByMinute"/>.</summary>
+    public Stopwatch RunClock { get; } = Stopwatch.StartNew();
+
     public int Finals;
 
     public int Interims;
@@ -149,7 +158,9 @@ internal static class LoadRun
         }
         catch (RpcException e)
         {
-            result.Errors.AddOrUpdate(e.StatusCode.ToString(), 1, (_, n) => n + 1);
+            var code = e.StatusCode.ToString();
+            result.Errors.AddOrUpdate(code, 1, (_, n) => n + 1);
+            result.FirstErrorMessages.TryAdd(code, e.Status.Detail);
         }
     }
 
@@ -178,6 +189,7 @@ internal static class LoadRun
                     if (SentAt(item.ResultEndOffset.ToTimeSpan()) is { } endSentAt)
                     {
                         result.FinalLatency.Add(now - endSentAt);
+                        result.FinalLatencyByMinute.Add(result.RunClock.Elapsed, now - endSentAt);
                     }
 
                     onsetSentAt = null;

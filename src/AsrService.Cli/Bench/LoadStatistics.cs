@@ -50,3 +50,35 @@ internal sealed class LatencySample
 
     private static double Round(double value) => double.IsNaN(value) ? -1 : Math.Round(value, 4);
 }
+
+/// <summary>Latencies grouped by the interval of the run in which they were observed.</summary>
+internal sealed class LatencySeries(TimeSpan interval)
+{
+    private readonly SortedDictionary<int, LatencySample> _intervals = [];
+
+    public TimeSpan Interval => interval;
+
+    public void Add(TimeSpan at, double seconds)
+    {
+        var index = (int)(at / interval);
+        LatencySample sample;
+        lock (_intervals)
+        {
+            if (!_intervals.TryGetValue(index, out sample!))
+            {
+                _intervals[index] = sample = new LatencySample();
+            }
+        }
+
+        sample.Add(seconds);
+    }
+
+    /// <summary>Per interval, in order: its index (0 = the first <see cref="Interval"/> of the run) and its latencies.</summary>
+    public IReadOnlyList<(int Index, LatencySample Sample)> Intervals()
+    {
+        lock (_intervals)
+        {
+            return _intervals.Select(pair => (pair.Key, pair.Value)).ToList();
+        }
+    }
+}

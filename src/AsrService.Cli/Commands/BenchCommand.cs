@@ -102,6 +102,7 @@ internal static class BenchCommand
                     var run = await LoadRun.RunAsync(connection, utterances, settings, stop.Token);
                     results.Add(run);
                     PrintRow(run);
+                    PrintLatencyByMinute(run);
                 }
 
                 if (parse.GetValue(json) is { } file)
@@ -162,10 +163,34 @@ internal static class BenchCommand
         var s = r.Settings;
         string F(double v) => double.IsNaN(v) ? "-" : v.ToString("F3", CultureInfo.InvariantCulture);
         var errors = r.Errors.IsEmpty ? "0" : string.Join(' ', r.Errors.Select(e => $"{e.Key}:{e.Value}"));
+        foreach (var (code, message) in r.FirstErrorMessages)
+        {
+            Console.Error.WriteLine($"asr: {s.Streams} streams: first {code} message: {message}");
+        }
+
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"| {s.Streams} | {(s.RealTime ? "real time" : "fast")} | {(s.Interim ? "on" : "off")} | {r.AudioSeconds:F0} | {r.WallSeconds:F1} | {r.AudioSeconds / r.WallSeconds:F2} | {r.Finals} | " +
             $"{F(r.FinalLatency.Percentile(50))} | {F(r.FinalLatency.Percentile(90))} | {F(r.FinalLatency.Percentile(95))} | {F(r.FinalLatency.Percentile(99))} | " +
             $"{F(r.FirstInterimLatency.Percentile(50))} | {F(r.FirstInterimLatency.Percentile(95))} | {F(r.InterimInterval.Mean())} | {r.ProcessCpuSeconds / r.AudioSeconds:F3} | {errors} |"));
+    }
+
+    /// <summary>For runs of three minutes or more: final latency per minute, to show drift over a soak.</summary>
+    private static void PrintLatencyByMinute(LoadResult r)
+    {
+        var intervals = r.FinalLatencyByMinute.Intervals();
+        if (intervals.Count < 3)
+        {
+            return;
+        }
+
+        Console.WriteLine();
+        Console.WriteLine("| minute | finals | final p50 | final p95 | final p99 |");
+        Console.WriteLine("|---:|---:|---:|---:|---:|");
+        foreach (var (index, sample) in intervals)
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {index + 1} | {sample.Count} | {sample.Percentile(50):F3} | {sample.Percentile(95):F3} | {sample.Percentile(99):F3} |"));
+        }
     }
 
     private static string ToJson(List<LoadResult> results, string? model) => JsonSerializer.Serialize(new
@@ -188,6 +213,8 @@ internal static class BenchCommand
             interim_interval_s = r.InterimInterval.Summary(),
             cpu_seconds_per_audio_second = Math.Round(r.ProcessCpuSeconds / r.AudioSeconds, 4),
             errors = r.Errors,
+            first_error_messages = r.FirstErrorMessages,
+            final_latency_by_minute_s = r.FinalLatencyByMinute.Intervals().Select(i => new { minute = i.Index + 1, latency = i.Sample.Summary() }),
         }),
     }, new JsonSerializerOptions { WriteIndented = true });
 }
