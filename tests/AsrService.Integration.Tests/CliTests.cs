@@ -88,6 +88,35 @@ public sealed class CliTests
         Assert.DoesNotContain(lines, l => l.Contains("encoder_model.asr-r", StringComparison.Ordinal));
     }
 
+    [DataFact]
+    public void BenchFindCapacity_WithInterims_JudgesInterimCadenceAgainstTheBound()
+    {
+        // One real-time stream with interims (every ~0.5 s): it passes a 5 s interim bound and fails a 10 ms one,
+        // whatever its final latency.
+        string[] Arguments(string interimBound, string json) =>
+        [
+            "bench", "--find-capacity", "--interim", "--interim-bound", interimBound, "--streams", "1", "--max-streams-to-try", "1",
+            "--duration", "4", "--data", TestData.Folder("librispeech-test-other-dev"), "--json", json,
+        ];
+        var json = Path.Combine(Path.GetTempPath(), $"asr-capacity-{Guid.NewGuid():N}.json");
+        try
+        {
+            var (looseCode, loose, _) = Run(Arguments("5", json));
+            var (strictCode, strict, _) = Run(Arguments("0.01", json));
+            var intervals = JsonDocument.Parse(File.ReadAllText(json)).RootElement.GetProperty("runs")[0].GetProperty("interim_interval_s");
+
+            Assert.Equal(0, looseCode);
+            Assert.Contains("capacity: 1 streams at p95 final latency <= 1 s and an interim every <= 5 s", loose);
+            Assert.Equal(0, strictCode);
+            Assert.Contains("capacity: below 1 streams at p95 final latency <= 1 s and an interim every <= 0.01 s", strict);
+            Assert.True(intervals.GetProperty("count").GetDouble() >= 2, "the stream produced too few interims to judge their cadence");
+        }
+        finally
+        {
+            File.Delete(json);
+        }
+    }
+
     private static (int Code, string Stdout, string Stderr) Run(params string[] arguments)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
