@@ -89,6 +89,24 @@ public sealed class CliTests
     }
 
     [DataFact]
+    public void Eval_ParallelFiles_SameHypothesesInTheSameOrderAsOneAtATime()
+    {
+        var folder = TestData.Folder("librispeech-test-other-dev");
+        var (sequentialCode, sequential, _) = Run("eval", folder, "--verbose", "--parallel", "1");
+        var (parallelCode, parallel, _) = Run("eval", folder, "--verbose", "--parallel", "2");
+
+        Assert.Equal(0, sequentialCode);
+        Assert.Equal(0, parallelCode);
+        string[] Utterances(string stdout) => stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(line => !line.StartsWith("model=", StringComparison.Ordinal)).ToArray();
+        Assert.Equal(60, Utterances(sequential).Length);
+        Assert.Equal(Utterances(sequential), Utterances(parallel));
+        var summary = parallel.Split('\n').Single(line => line.StartsWith("model=", StringComparison.Ordinal));
+        Assert.Contains("threads=1 parallel=2 files=60 audio=447.5s", summary);
+        var wer = double.Parse(System.Text.RegularExpressions.Regex.Match(summary, @"wer=([0-9.]+) %").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(wer, 5, 25);
+    }
+
+    [DataFact]
     public void BenchFindCapacity_WithInterims_JudgesInterimCadenceAgainstTheBound()
     {
         // One real-time stream with interims (every ~0.5 s): it passes a 5 s interim bound and fails a 10 ms one,

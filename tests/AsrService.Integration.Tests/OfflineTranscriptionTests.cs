@@ -115,7 +115,7 @@ public sealed class OfflineTranscriptionTests(ModelFixture models, ITestOutputHe
     }
 
     [DataFact]
-    public void Transcribe_LongFileOfJoinedUtterances_WerAtMost14Percent()
+    public void Transcribe_LongFileOfJoinedUtterances_WerAtMost14PercentAndParallelDecodesGiveTheSameSegments()
     {
         var references = TestData.References(Dev);
         var random = new Random(20261121);
@@ -143,6 +143,11 @@ public sealed class OfflineTranscriptionTests(ModelFixture models, ITestOutputHe
         var wer = Report("long file", [(string.Join(' ', reference), hypothesis)]);
         Assert.True(wer <= 0.14, $"WER {wer:P2} > 14 %");
         Assert.All(segments.Zip(segments.Skip(1)), pair => Assert.True(pair.First.End <= pair.Second.Start, "segments overlap"));
+
+        // Segments decoded three at a time, each on its own session, come out the same and in the same order.
+        var parallel = new OfflineTranscriber(models.Tiny, models.VoiceActivity, parallelDecodes: 3);
+        using var again = new MemoryAudioSource(audio.ToArray(), 16_000);
+        Assert.Equal(segments, parallel.Transcribe(again).ToList());
     }
 
     private List<(string, string)> TranscribeDevSet(ISpeechRecognizer recognizer)

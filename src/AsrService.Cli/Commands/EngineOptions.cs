@@ -7,7 +7,7 @@ using AsrService.Onnx;
 namespace AsrService.Cli.Commands;
 
 /// <summary>Everything needed to load the recognition engine, as parsed from the command line.</summary>
-internal sealed record EngineSettings(string Model, InferenceOptions Inference, VadOptions Vad);
+internal sealed record EngineSettings(string Model, InferenceOptions Inference, VadOptions Vad, int ParallelDecodes = 1);
 
 /// <summary>The model, inference and voice-activity options shared by every command that runs a model.</summary>
 internal sealed class EngineOptions
@@ -20,7 +20,7 @@ internal sealed class EngineOptions
 
     private readonly Option<int> _threads = new("--threads", "-t")
     {
-        Description = "Threads per ONNX Runtime run (default: all cores offline, 1 when serving, with one decode per core).",
+        Description = "Threads per ONNX Runtime run (default 1: offline runs --parallel decodes at once, the server one decode per core).",
     };
 
     private readonly Option<ExecutionProviderKind> _provider = new("--provider")
@@ -39,6 +39,14 @@ internal sealed class EngineOptions
         Description = "Beams for final results (1 = greedy; more searches several hypotheses in one batched decoder call per token). Interims stay greedy.",
         DefaultValueFactory = _ => 1,
     };
+
+    private readonly Option<int> _parallel = new("--parallel", "-j")
+    {
+        Description = "Offline: decodes run at once, each on its own session with --threads threads (segments of a file for transcribe, files for eval; default: one per core).",
+        DefaultValueFactory = _ => Environment.ProcessorCount,
+    };
+
+    private bool _offline;
 
     private readonly Option<float> _vadThreshold = new("--vad-threshold")
     {
@@ -85,17 +93,21 @@ internal sealed class EngineOptions
     /// defaults (shorter closing silence, for latency) rather than the offline ones.</summary>
     public static EngineOptions AddTo(Command command, bool streaming = false)
     {
-        // Serving many streams: one thread per decode and one decode per core. On the dev set, tiny at 2 threads per
-        // run took 31.3 CPU s for RTF 0.0356, at 1 thread 18.1 CPU s for RTF 0.0390: a second thread buys 9 % latency
-        // for 73 % more CPU, a good trade for one file, a bad one for a fleet.
-        var options = new EngineOptions(
-            streaming ? new VadOptions() : VadOptions.CreateOffline(),
-            streaming ? 1 : new InferenceOptions().IntraOpThreads);
+        // One thread per decode and one decode per core, offline as when serving. On the dev set (tiny, 2 cores):
+        // 2 threads per run, files in turn: RTF 0.0269, 23.4 CPU s; 1 thread, files in turn: 0.0236, 11.1 CPU s;
+        // 1 thread, 2 files at once: 0.0137, 11.8 CPU s. A second intra-op thread costs twice the CPU for little or
+        // no speed (ONNX Runtime's small nodes leave it spinning); a second decode uses the core fully.
+        var options = new EngineOptions(streaming ? new VadOptions() : VadOptions.CreateOffline(), threads: 1);
         command.Options.Add(options._model);
         command.Options.Add(options._threads);
         command.Options.Add(options._provider);
         command.Options.Add(options._noGraphRewrites);
         command.Options.Add(options._beamSize);
+        if (!streaming)
+        {
+            options._offline = true;
+            command.Options.Add(options._parallel);
+        }
         command.Options.Add(options._vadThreshold);
         command.Options.Add(options._minSilenceMs);
         command.Options.Add(options._minSpeechMs);
@@ -125,7 +137,13 @@ internal sealed class EngineOptions
         };
         inference.Validate();
         vad.Validate();
-        return new EngineSettings(parse.GetRequiredValue(_model), inference, vad);
+        var parallel = _offline ? parse.GetValue(_parallel) : 1;
+        if (parallel is < 1 or > 64)
+        {
+            throw new ArgumentException($"--parallel must be between 1 and 64, got {parallel}");
+        }
+
+        return new EngineSettings(parse.GetRequiredValue(_model), inference, vad, parallel);
     }
 }
 

@@ -54,33 +54,44 @@ internal static class EvaluateCommand
         var process = Process.GetCurrentProcess();
         var cpuBefore = process.TotalProcessorTime;
         var onnxBefore = AsrService.Onnx.OnnxRunClock.Total;
-        var pairs = new List<(string, string)>();
-        var audioSeconds = 0.0;
-        var clock = new Stopwatch();
-        foreach (var file in files)
+        var hypotheses = new string[files.Count];
+        var audioSeconds = new double[files.Count];
+        var busySeconds = new double[files.Count];
+        var clock = Stopwatch.StartNew();
+
+        // --parallel N transcribes N files at once (a dev-set utterance is usually one segment, so parallel decodes
+        // within a file would not overlap).
+        Parallel.For(0, files.Count, new ParallelOptions { MaxDegreeOfParallelism = settings.ParallelDecodes, CancellationToken = cancellationToken }, i =>
         {
-            var samples = AudioFile.ReadAll(file);
-            audioSeconds += samples.Length / 16_000.0;
+            var started = Stopwatch.GetTimestamp();
+            var samples = AudioFile.ReadAll(files[i]);
+            audioSeconds[i] = samples.Length / 16_000.0;
             using var source = new MemoryAudioSource(samples, 16_000);
-            clock.Start();
-            var text = string.Join(' ', transcriber.Transcribe(source, cancellationToken: cancellationToken).Select(s => s.Text));
-            clock.Stop();
-            var reference = references[Path.GetFileNameWithoutExtension(file)];
-            pairs.Add((reference, text));
+            hypotheses[i] = string.Join(' ', transcriber.Transcribe(source, cancellationToken: cancellationToken).Select(s => s.Text));
+            busySeconds[i] = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        });
+        clock.Stop();
+
+        var pairs = new List<(string, string)>();
+        for (var i = 0; i < files.Count; i++)
+        {
+            var reference = references[Path.GetFileNameWithoutExtension(files[i])];
+            pairs.Add((reference, hypotheses[i]));
             if (verbose)
             {
-                var (errors, words) = WordErrorRate.Count(reference, text);
-                Console.WriteLine($"{Path.GetFileNameWithoutExtension(file)} {errors}/{words} {text}");
+                var (errors, words) = WordErrorRate.Count(reference, hypotheses[i]);
+                Console.WriteLine($"{Path.GetFileNameWithoutExtension(files[i])} {errors}/{words} {hypotheses[i]}");
             }
         }
 
         process.Refresh();
         var cpu = process.TotalProcessorTime - cpuBefore;
         var wer = WordErrorRate.Compute(pairs);
-        var rtf = clock.Elapsed.TotalSeconds / audioSeconds;
-        var outside = 1 - (AsrService.Onnx.OnnxRunClock.Total - onnxBefore) / clock.Elapsed;
+        var rtf = clock.Elapsed.TotalSeconds / audioSeconds.Sum();
+        // Our share of the time the files were being worked on (summed over parallel workers), the rest being ONNX Runtime's.
+        var outside = 1 - (AsrService.Onnx.OnnxRunClock.Total - onnxBefore).TotalSeconds / busySeconds.Sum();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"model={engine.Recognizer.ModelName} threads={settings.Inference.IntraOpThreads} files={files.Count} audio={audioSeconds:F1}s wer={wer:P2} " +
+            $"model={engine.Recognizer.ModelName} threads={settings.Inference.IntraOpThreads} parallel={settings.ParallelDecodes} files={files.Count} audio={audioSeconds.Sum():F1}s wer={wer:P2} " +
             $"processing={clock.Elapsed.TotalSeconds:F2}s rtf={rtf:F4} outside_onnxruntime={outside:P1} cpu={cpu.TotalSeconds:F1}s peak_rss={process.PeakWorkingSet64 / 1e6:F0}MB"));
         return ExitCodes.Success;
     }

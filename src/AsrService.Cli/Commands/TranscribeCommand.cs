@@ -47,7 +47,7 @@ internal static class TranscribeCommand
         }
 
         using var engine = Engine.Load(settings, cancellationToken);
-        var transcriber = new OfflineTranscriber(engine.Recognizer, engine.VoiceActivity, settings.Vad);
+        var transcriber = new OfflineTranscriber(engine.Recognizer, engine.VoiceActivity, settings.Vad, parallelDecodes: settings.ParallelDecodes);
         var failures = 0;
         var transcripts = new List<FileTranscript>();
         foreach (var file in files)

@@ -12,7 +12,8 @@ public sealed record TranscriptSegment(TimeSpan Start, TimeSpan End, string Text
 /// The offline pipeline: 16 kHz audio is read in blocks, cut into speech segments by the voice-activity detector, and
 /// each segment is decoded as soon as it closes, so a file of any length is transcribed in bounded memory and results
 /// come out while the rest is still being read. Moonshine must see speech segments rather than whole files: long
-/// silences make it emit nothing.
+/// silences make it emit nothing. With more than one parallel decode, closed segments are decoded concurrently (each
+/// on its own recognizer session) while the detector reads on; results still come out in order.
 /// </summary>
 public sealed class OfflineTranscriber
 {
@@ -22,14 +23,19 @@ public sealed class OfflineTranscriber
     private readonly IVoiceActivityModel _voiceActivityModel;
     private readonly VadOptions _vadOptions;
     private readonly DecodeScheduler? _scheduler;
+    private readonly int _parallelDecodes;
 
-    public OfflineTranscriber(ISpeechRecognizer recognizer, IVoiceActivityModel voiceActivityModel, VadOptions? vadOptions = null, DecodeScheduler? scheduler = null)
+    public OfflineTranscriber(
+        ISpeechRecognizer recognizer, IVoiceActivityModel voiceActivityModel, VadOptions? vadOptions = null, DecodeScheduler? scheduler = null, int parallelDecodes = 1)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(parallelDecodes, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(parallelDecodes, 64);
         _scheduler = scheduler;
         _recognizer = recognizer;
         _voiceActivityModel = voiceActivityModel;
         _vadOptions = vadOptions ?? VadOptions.CreateOffline();
         _vadOptions.Validate();
+        _parallelDecodes = parallelDecodes;
     }
 
     /// <summary>
@@ -44,7 +50,7 @@ public sealed class OfflineTranscriber
         }
 
         using var detector = new VoiceActivityDetector(_voiceActivityModel, _vadOptions);
-        using var session = _recognizer.CreateSession();
+        using var decodes = new OrderedDecodes(this, cancellationToken);
         var block = new float[BlockSamples];
         long samplesRead = 0;
         int read;
@@ -53,7 +59,7 @@ public sealed class OfflineTranscriber
             cancellationToken.ThrowIfCancellationRequested();
             samplesRead += read;
             detector.Accept(block.AsSpan(0, read));
-            foreach (var segment in DecodeCompleted(detector, session, cancellationToken))
+            foreach (var segment in DecodeCompleted(detector, decodes))
             {
                 yield return segment;
             }
@@ -62,13 +68,22 @@ public sealed class OfflineTranscriber
         }
 
         detector.Flush();
-        foreach (var segment in DecodeCompleted(detector, session, cancellationToken))
+        foreach (var segment in DecodeCompleted(detector, decodes))
         {
             yield return segment;
         }
+
+        while (decodes.TryCompleteOldest(out var done))
+        {
+            if (done is not null)
+            {
+                yield return done;
+            }
+        }
     }
 
-    private IEnumerable<TranscriptSegment> DecodeCompleted(VoiceActivityDetector detector, IRecognizerSession session, CancellationToken cancellationToken)
+    /// <summary>Starts a decode for each segment the detector closed; returns the results that are due, in order.</summary>
+    private static IEnumerable<TranscriptSegment> DecodeCompleted(VoiceActivityDetector detector, OrderedDecodes decodes)
     {
         while (detector.TryRead(out var vadEvent))
         {
@@ -77,15 +92,87 @@ public sealed class OfflineTranscriber
                 continue;
             }
 
-            RecognitionResult result;
-            using (_scheduler?.EnterFinal(cancellationToken))
+            // At the limit, the oldest decode must finish before another starts: memory stays bounded and output in order.
+            if (decodes.IsFull && decodes.TryCompleteOldest(out var done) && done is not null)
             {
-                result = SegmentDecoding.DecodeFinal(session, segment, _vadOptions, cancellationToken);
+                yield return done;
             }
 
+            decodes.Start(segment);
+        }
+    }
+
+    private RecognitionResult Decode(IRecognizerSession session, SpeechSegment segment, CancellationToken cancellationToken)
+    {
+        using (_scheduler?.EnterFinal(cancellationToken))
+        {
+            return SegmentDecoding.DecodeFinal(session, segment, _vadOptions, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Decodes in flight, oldest first, each on a session of its own. With one parallel decode, a segment is decoded
+    /// at once on the calling thread, exactly as a sequential loop would.
+    /// </summary>
+    private sealed class OrderedDecodes(OfflineTranscriber owner, CancellationToken cancellationToken) : IDisposable
+    {
+        private readonly Queue<(SpeechSegment Segment, Task<RecognitionResult> Result, IRecognizerSession Session)> _inFlight = new();
+        private readonly Stack<IRecognizerSession> _idle = new();
+        private readonly List<IRecognizerSession> _all = [];
+
+        public bool IsFull => _inFlight.Count >= owner._parallelDecodes;
+
+        public void Start(SpeechSegment segment)
+        {
+            if (!_idle.TryPop(out var session))
+            {
+                session = owner._recognizer.CreateSession();
+                _all.Add(session);
+            }
+
+            var result = owner._parallelDecodes == 1
+                ? Task.FromResult(owner.Decode(session, segment, cancellationToken))
+                : Task.Run(() => owner.Decode(session, segment, cancellationToken), cancellationToken);
+            _inFlight.Enqueue((segment, result, session));
+        }
+
+        /// <summary>Waits for the oldest decode; <paramref name="done"/> is its segment, or null when it was silent.</summary>
+        public bool TryCompleteOldest(out TranscriptSegment? done)
+        {
+            done = null;
+            if (!_inFlight.TryDequeue(out var oldest))
+            {
+                return false;
+            }
+
+            var result = oldest.Result.GetAwaiter().GetResult();
+            _idle.Push(oldest.Session);
             if (result.Text.Length > 0)
             {
-                yield return new TranscriptSegment(segment.StartTime, segment.EndTime, result.Text, result.Confidence);
+                done = new TranscriptSegment(oldest.Segment.StartTime, oldest.Segment.EndTime, result.Text, result.Confidence);
+            }
+
+            return true;
+        }
+
+        public void Dispose()
+        {
+            // A session may only go once its decode has stopped: after a failure or an abandoned enumeration, wait.
+            foreach (var (_, result, _) in _inFlight)
+            {
+                try
+                {
+                    result.Wait(CancellationToken.None);
+                }
+                catch (AggregateException)
+                {
+                    // Reported by whoever waited for it first, or no longer wanted.
+                }
+            }
+
+            foreach (var session in _all)
+            {
+                session.Dispose();
             }
         }
     }
