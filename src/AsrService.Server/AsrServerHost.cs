@@ -88,6 +88,13 @@ public static class AsrServerHost
         registry.Add(new Gauge("asr_decode_slots", "Decodes that may run at once.", () => scheduler.ConcurrentDecodes));
         registry.Add(new Gauge("asr_interims_skipped", "Interim updates skipped because every decode slot was busy (since start).", () => scheduler.SkippedInterims));
 
+        // The process as the runtime sees it: memory that stays up after warm-up, or collections that pause decodes,
+        // show here before they show in latency.
+        registry.Add(new Gauge("process_resident_memory_bytes", "Resident memory of the server process.", () => Environment.WorkingSet));
+        registry.Add(new Gauge("dotnet_gc_heap_bytes", "Bytes in the managed heap (not counting ONNX Runtime's native memory).", () => GC.GetTotalMemory(false)));
+        registry.Add(new Gauge("dotnet_gc_gen2_collections", "Full (generation 2) garbage collections since start.", () => GC.CollectionCount(2)));
+        registry.Add(new Gauge("dotnet_gc_pause_seconds", "Time the runtime paused threads for garbage collection since start.", () => GC.GetTotalPauseDuration().TotalSeconds));
+
         var logger = server.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(AsrServerHost).FullName!);
         if (!server.Services.GetRequiredService<ApiKeyAuthenticator>().Enabled)
         {

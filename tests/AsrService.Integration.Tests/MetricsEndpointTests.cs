@@ -35,6 +35,21 @@ public sealed partial class MetricsEndpointTests(LimitsServerFixture fixture)
     }
 
     [Fact]
+    public async Task Metrics_ProcessAndRuntime_ReadLiveAtScrapeTime()
+    {
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{fixture.Server.GetMetricsPort()}") };
+        var before = await ScrapeAsync(http);
+        GC.Collect(2, GCCollectionMode.Forced, blocking: true);
+        var after = await ScrapeAsync(http);
+
+        // The server runs in this process, so these are this process's figures.
+        Assert.InRange(after["process_resident_memory_bytes"], 50e6, Environment.WorkingSet * 2.0);
+        Assert.InRange(after["dotnet_gc_heap_bytes"], 1e5, after["process_resident_memory_bytes"]);
+        Assert.True(Delta(before, after, "dotnet_gc_gen2_collections") >= 1, "a forced full collection did not show");
+        Assert.True(Delta(before, after, "dotnet_gc_pause_seconds") > 0, "a blocking collection paused no time");
+    }
+
+    [Fact]
     public async Task Metrics_OtherPath_NotFound()
     {
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{fixture.Server.GetMetricsPort()}") };
