@@ -1,6 +1,6 @@
 using AsrService.Core.Recognition;
 using Microsoft.ML.OnnxRuntime;
-using Microsoft.ML.OnnxRuntime.Tensors;
+using static AsrService.Onnx.MoonshineDecoderInputs;
 
 namespace AsrService.Onnx;
 
@@ -9,19 +9,15 @@ namespace AsrService.Onnx;
 /// All beams of a segment hold the same number of tokens, so no attention mask is needed: the first call (batch 1,
 /// begin-of-sequence) computes the cross-attention caches, which are then repeated once per beam together with the
 /// encoder output; each later step gathers the self-attention caches of the parents the search chose into buffers
-/// this object owns and runs all beams at once. The search itself is <see cref="BeamSearch"/> (Core).
+/// this object owns and runs all beams at once. The search itself is <see cref="BeamSearch"/> (Core). Owned by a
+/// <see cref="MoonshineDecoderSession"/>, whose decoder inputs it shares.
 /// </summary>
 internal sealed class MoonshineBeamDecoder : IBeamSearchModel, IDisposable
 {
     private readonly MoonshineRecognizer _model;
     private readonly MoonshineLayout _layout;
+    private readonly MoonshineDecoderInputs _bindings;
     private readonly RunOptions _runOptions;
-    private readonly OrtValue _noCache;
-    private readonly OrtValue _useCache;
-    private readonly OrtValue _emptyCache;
-    private readonly string[] _inputNames;
-    private readonly string[] _firstOutputNames;
-    private readonly string[] _stepOutputNames;
     private readonly OrtValue[] _inputs;
     private readonly OrtValue?[] _stepValues;
     private readonly long[] _ids = new long[BeamSearch.MaxBeamSize];
@@ -39,25 +35,15 @@ internal sealed class MoonshineBeamDecoder : IBeamSearchModel, IDisposable
     private int _hidden;
     private int _crossFrames;
 
-    private const int TokenInput = 0;
-    private const int EncoderInput = 1;
-    private const int CacheBranchInput = 2;
-    private const int FirstPastInput = 3;
-
-    public MoonshineBeamDecoder(MoonshineRecognizer model, RunOptions runOptions)
+    public MoonshineBeamDecoder(MoonshineRecognizer model, MoonshineDecoderInputs bindings, RunOptions runOptions)
     {
         _model = model;
         _layout = model.Layout;
+        _bindings = bindings;
         _runOptions = runOptions;
-        _noCache = OrtValue.CreateTensorValueFromMemory(new[] { false }, [1]);
-        _useCache = OrtValue.CreateTensorValueFromMemory(new[] { true }, [1]);
-        _emptyCache = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, TensorElementType.Float, [1, _layout.Heads, 0, _layout.HeadSize]);
-        _inputNames = ["input_ids", "encoder_hidden_states", "use_cache_branch", .. _layout.PastDecoderNames, .. _layout.PastEncoderNames];
-        _firstOutputNames = ["logits", .. _layout.PresentDecoderNames, .. _layout.PresentEncoderNames];
-        _stepOutputNames = ["logits", .. _layout.PresentDecoderNames];
-        _inputs = new OrtValue[_inputNames.Length];
-        _stepValues = new OrtValue?[_inputNames.Length];
-        var cacheCount = _layout.Layers * 2;
+        _inputs = new OrtValue[bindings.Names.Length];
+        _stepValues = new OrtValue?[bindings.Names.Length];
+        var cacheCount = bindings.CacheCount;
         _self = new float[cacheCount][];
         _cross = new float[cacheCount][];
         Array.Fill(_self, []);
@@ -107,11 +93,8 @@ internal sealed class MoonshineBeamDecoder : IBeamSearchModel, IDisposable
         var cacheCount = _layout.Layers * 2;
         _ids[0] = TokenDecoder.BeginOfSequence;
         using var firstIds = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _ids.AsMemory(0, 1), [1, 1]);
-        _inputs[TokenInput] = firstIds;
-        _inputs[EncoderInput] = encoderOutput;
-        _inputs[CacheBranchInput] = _noCache;
-        Array.Fill(_inputs, _emptyCache, FirstPastInput, cacheCount * 2);
-        _current = Run(_firstOutputNames);
+        _bindings.BindFirstCall(_inputs, firstIds, encoderOutput);
+        _current = Run(_bindings.FirstOutputNames);
 
         // Every beam attends to the same audio: repeat the cross-attention caches and the encoder output once per beam.
         _crossFrames = (int)_current[1 + cacheCount].GetTensorTypeAndShape().Shape[2];
@@ -170,12 +153,12 @@ internal sealed class MoonshineBeamDecoder : IBeamSearchModel, IDisposable
             _stepValues[TokenInput] = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _ids.AsMemory(0, rows), [rows, 1]);
             for (var i = 0; i < _inputs.Length; i++)
             {
-                _inputs[i] = i == CacheBranchInput ? _useCache : _stepValues[i]!;
+                _inputs[i] = i == CacheBranchInput ? _bindings.UseCache : _stepValues[i]!;
             }
 
             previous.Dispose();
             _current = null;
-            _current = Run(_stepOutputNames);
+            _current = Run(_bindings.StepOutputNames);
             return _current[0].GetTensorDataAsSpan<float>();
         }
         finally
@@ -191,7 +174,7 @@ internal sealed class MoonshineBeamDecoder : IBeamSearchModel, IDisposable
     private IDisposableReadOnlyCollection<OrtValue> Run(string[] outputNames)
     {
         var started = OnnxRunClock.Start();
-        var outputs = _model.Decoder.Run(_runOptions, _inputNames, _inputs, outputNames);
+        var outputs = _model.Decoder.Run(_runOptions, _bindings.Names, _inputs, outputNames);
         OnnxRunClock.Stop(started);
         return outputs;
     }
@@ -213,11 +196,6 @@ internal sealed class MoonshineBeamDecoder : IBeamSearchModel, IDisposable
         }
     }
 
-    public void Dispose()
-    {
-        _current?.Dispose();
-        _noCache.Dispose();
-        _useCache.Dispose();
-        _emptyCache.Dispose();
-    }
+    /// <summary>Releases the last step's outputs; the shared inputs belong to the session.</summary>
+    public void Dispose() => _current?.Dispose();
 }

@@ -1,6 +1,7 @@
 using System.Numerics.Tensors;
 using AsrService.Core.Recognition;
 using Microsoft.ML.OnnxRuntime;
+using static AsrService.Onnx.MoonshineDecoderInputs;
 
 namespace AsrService.Onnx;
 
@@ -24,39 +25,21 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
     private readonly RunOptions _runOptions = new();
     private readonly long[] _tokenId = new long[1];
     private readonly OrtValue _tokenValue;
-    private readonly OrtValue _noCache;
-    private readonly OrtValue _useCache;
-    private readonly OrtValue _emptyCache;
-    private readonly string[] _inputNames;
+    private readonly MoonshineDecoderInputs _bindings;
     private readonly OrtValue[] _inputs;
-    private readonly string[] _firstOutputNames;
-    private readonly string[] _stepOutputNames;
     private readonly float[] _scratch;
     private readonly List<int> _tokens = new(256);
     private float[] _audio = new float[SampleRate * 30];
     private long[] _draftIds = new long[256];
     private MoonshineBeamDecoder? _beams;
 
-    // Positions in _inputs.
-    private const int TokenInput = 0;
-    private const int EncoderInput = 1;
-    private const int CacheBranchInput = 2;
-    private const int FirstPastInput = 3;
-
     public MoonshineDecoderSession(MoonshineRecognizer model)
     {
         _model = model;
         _layout = model.Layout;
         _tokenValue = OrtValue.CreateTensorValueFromMemory(_tokenId, [1, 1]);
-        _noCache = OrtValue.CreateTensorValueFromMemory(new[] { false }, [1]);
-        _useCache = OrtValue.CreateTensorValueFromMemory(new[] { true }, [1]);
-        _emptyCache = OrtValue.CreateAllocatedTensorValue(
-            OrtAllocator.DefaultInstance, Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float, [1, _layout.Heads, 0, _layout.HeadSize]);
-
-        _inputNames = ["input_ids", "encoder_hidden_states", "use_cache_branch", .. _layout.PastDecoderNames, .. _layout.PastEncoderNames];
-        _inputs = new OrtValue[_inputNames.Length];
-        _firstOutputNames = ["logits", .. _layout.PresentDecoderNames, .. _layout.PresentEncoderNames];
-        _stepOutputNames = ["logits", .. _layout.PresentDecoderNames];
+        _bindings = new MoonshineDecoderInputs(_layout);
+        _inputs = new OrtValue[_bindings.Names.Length];
         _scratch = new float[_layout.VocabularySize];
     }
 
@@ -75,7 +58,7 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
         }
 
         using var encoded = Encode(samples);
-        _beams ??= new MoonshineBeamDecoder(_model, _runOptions);
+        _beams ??= new MoonshineBeamDecoder(_model, _bindings, _runOptions);
         var best = _beams.Decode(encoded[0], beamSize, MaxTokens(samples.Length), cancellationToken);
         var confidence = best.ScoredLength == 0 ? 0f : (float)Math.Exp(best.NormalizedScore);
         return new RecognitionResult(_model.Tokens.Decode(best.Tokens), best.Tokens, confidence);
@@ -142,14 +125,11 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
         }
 
         using var firstIds = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _draftIds.AsMemory(0, firstLength), [1, firstLength]);
-        _inputs[TokenInput] = firstIds;
-        _inputs[EncoderInput] = encoderOutput;
-        _inputs[CacheBranchInput] = _noCache;
-        Array.Fill(_inputs, _emptyCache, FirstPastInput, cacheCount * 2);
+        _bindings.BindFirstCall(_inputs, firstIds, encoderOutput);
 
         // The first call's outputs hold the cross-attention caches used by every later step, so they live until the end.
         var started = OnnxRunClock.Start();
-        using var first = _model.Decoder.Run(_runOptions, _inputNames, _inputs, _firstOutputNames);
+        using var first = _model.Decoder.Run(_runOptions, _bindings.Names, _inputs, _bindings.FirstOutputNames);
         OnnxRunClock.Stop(started);
         for (var i = 0; i < cacheCount; i++)
         {
@@ -187,7 +167,7 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
         }
 
         _inputs[TokenInput] = _tokenValue;
-        _inputs[CacheBranchInput] = _useCache;
+        _inputs[CacheBranchInput] = _bindings.UseCache;
         IDisposableReadOnlyCollection<OrtValue>? current = null;
         try
         {
@@ -230,7 +210,7 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
     {
         _tokenId[0] = token;
         var started = OnnxRunClock.Start();
-        var step = _model.Decoder.Run(_runOptions, _inputNames, _inputs, _stepOutputNames);
+        var step = _model.Decoder.Run(_runOptions, _bindings.Names, _inputs, _bindings.StepOutputNames);
         OnnxRunClock.Stop(started);
         for (var i = 0; i < _layout.Layers * 2; i++)
         {
@@ -275,13 +255,10 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
         }
 
         using var idsValue = OrtValue.CreateTensorValueFromMemory(ids, [1, ids.Length]);
-        _inputs[TokenInput] = idsValue;
-        _inputs[EncoderInput] = encoded[0];
-        _inputs[CacheBranchInput] = _noCache;
-        Array.Fill(_inputs, _emptyCache, FirstPastInput, _layout.Layers * 4);
+        _bindings.BindFirstCall(_inputs, idsValue, encoded[0]);
         try
         {
-            using var outputs = _model.Decoder.Run(_runOptions, _inputNames, _inputs, _firstOutputNames);
+            using var outputs = _model.Decoder.Run(_runOptions, _bindings.Names, _inputs, _bindings.FirstOutputNames);
             return outputs[0].GetTensorDataAsSpan<float>().ToArray();
         }
         finally
@@ -314,15 +291,8 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
         return trimmed;
     }
 
-    /// <summary>log softmax(logits)[token], computed without allocating: logit - max - log(sum(exp(logits - max))).</summary>
-    private double LogProbability(ReadOnlySpan<float> logits, int token)
-    {
-        var max = TensorPrimitives.Max(logits);
-        var shifted = _scratch.AsSpan(0, logits.Length);
-        TensorPrimitives.Subtract(logits, max, shifted);
-        TensorPrimitives.Exp(shifted, shifted);
-        return logits[token] - max - Math.Log(TensorPrimitives.Sum(shifted));
-    }
+    /// <summary>log softmax(logits)[token], computed without allocating.</summary>
+    private double LogProbability(ReadOnlySpan<float> logits, int token) => logits[token] - Logits.LogSumExp(logits, _scratch);
 
     /// <summary>A decoder state frozen after a number of greedy steps; see <see cref="PrepareFixedStep"/>.</summary>
     internal sealed class FixedStep : IDisposable
@@ -340,19 +310,16 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
             var layout = session._layout;
             var cacheCount = layout.Layers * 2;
             var inputs = session._inputs;
-            inputs[TokenInput] = session._tokenValue;
             session._tokenId[0] = TokenDecoder.BeginOfSequence;
-            inputs[EncoderInput] = encoded[0];
-            inputs[CacheBranchInput] = session._noCache;
-            Array.Fill(inputs, session._emptyCache, FirstPastInput, cacheCount * 2);
-            _first = session._model.Decoder.Run(session._runOptions, session._inputNames, inputs, session._firstOutputNames);
+            session._bindings.BindFirstCall(inputs, session._tokenValue, encoded[0]);
+            _first = session._model.Decoder.Run(session._runOptions, session._bindings.Names, inputs, session._bindings.FirstOutputNames);
             for (var i = 0; i < cacheCount; i++)
             {
                 inputs[FirstPastInput + i] = _first[1 + i];
                 inputs[FirstPastInput + cacheCount + i] = _first[1 + cacheCount + i];
             }
 
-            inputs[CacheBranchInput] = session._useCache;
+            inputs[CacheBranchInput] = session._bindings.UseCache;
             var current = _first;
             for (var length = 1; ; length++)
             {
@@ -411,9 +378,7 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
     {
         _beams?.Dispose();
         _tokenValue.Dispose();
-        _noCache.Dispose();
-        _useCache.Dispose();
-        _emptyCache.Dispose();
+        _bindings.Dispose();
         _runOptions.Dispose();
     }
 }

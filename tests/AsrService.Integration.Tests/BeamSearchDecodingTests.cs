@@ -28,7 +28,8 @@ public sealed class BeamSearchDecodingTests(ModelFixture models, ITestOutputHelp
 
         using var encoded = session.Encode(samples);
         using var runOptions = new RunOptions();
-        using var beams = new MoonshineBeamDecoder(models.Tiny, runOptions);
+        using var bindings = new MoonshineDecoderInputs(models.Tiny.Layout);
+        using var beams = new MoonshineBeamDecoder(models.Tiny, bindings, runOptions);
         beams.Begin(encoded[0], beamSize: 2, maxTokens: 16);
         try
         {

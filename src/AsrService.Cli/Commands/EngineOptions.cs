@@ -1,5 +1,6 @@
 using System.CommandLine;
 using AsrService.Core.Models;
+using AsrService.Core.Pipeline;
 using AsrService.Core.Recognition;
 using AsrService.Core.Vad;
 using AsrService.Onnx;
@@ -138,9 +139,9 @@ internal sealed class EngineOptions
         inference.Validate();
         vad.Validate();
         var parallel = _offline ? parse.GetValue(_parallel) : 1;
-        if (parallel is < 1 or > 64)
+        if (parallel is < 1 or > OfflineTranscriber.MaxParallelDecodes)
         {
-            throw new ArgumentException($"--parallel must be between 1 and 64, got {parallel}");
+            throw new ArgumentException($"--parallel must be between 1 and {OfflineTranscriber.MaxParallelDecodes}, got {parallel}");
         }
 
         return new EngineSettings(parse.GetRequiredValue(_model), inference, vad, parallel);

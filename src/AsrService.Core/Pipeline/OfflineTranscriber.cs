@@ -17,6 +17,9 @@ public sealed record TranscriptSegment(TimeSpan Start, TimeSpan End, string Text
 /// </summary>
 public sealed class OfflineTranscriber
 {
+    /// <summary>Most decodes one transcription may run at once.</summary>
+    public const int MaxParallelDecodes = 64;
+
     private const int BlockSamples = VoiceActivityDetector.SampleRate;
 
     private readonly ISpeechRecognizer _recognizer;
@@ -29,7 +32,7 @@ public sealed class OfflineTranscriber
         ISpeechRecognizer recognizer, IVoiceActivityModel voiceActivityModel, VadOptions? vadOptions = null, DecodeScheduler? scheduler = null, int parallelDecodes = 1)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(parallelDecodes, 1);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(parallelDecodes, 64);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(parallelDecodes, MaxParallelDecodes);
         _scheduler = scheduler;
         _recognizer = recognizer;
         _voiceActivityModel = voiceActivityModel;

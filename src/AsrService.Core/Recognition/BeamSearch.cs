@@ -1,5 +1,3 @@
-using System.Numerics.Tensors;
-
 namespace AsrService.Core.Recognition;
 
 /// <summary>
@@ -175,7 +173,7 @@ public sealed class BeamSearch
         for (var row = 0; row < rows; row++)
         {
             var rowLogits = logits.Slice(row * _vocabularySize, _vocabularySize);
-            var logNormalizer = LogSumExp(rowLogits);
+            var logNormalizer = Logits.LogSumExp(rowLogits, _scratch);
             var found = TopTokens(rowLogits);
             for (var i = 0; i < found; i++)
             {
@@ -222,15 +220,6 @@ public sealed class BeamSearch
         }
 
         return found;
-    }
-
-    private double LogSumExp(ReadOnlySpan<float> row)
-    {
-        var max = TensorPrimitives.Max(row);
-        var shifted = _scratch.AsSpan(0, row.Length);
-        TensorPrimitives.Subtract(row, max, shifted);
-        TensorPrimitives.Exp(shifted, shifted);
-        return max + Math.Log(TensorPrimitives.Sum(shifted));
     }
 
     private readonly struct CandidateOrder(double[] scores, int[] parents, int[] tokens) : IComparer<int>
