@@ -11,6 +11,7 @@ namespace AsrService.Onnx;
 /// the encoder output; every later call (use_cache_branch = true) takes the previous call's present self-attention
 /// caches as its past ones. Those caches are ONNX Runtime's own output buffers handed straight back as inputs, so
 /// nothing is copied between steps; only the step's single token id is written, into a buffer the input tensor wraps.
+/// The steps run through <see cref="NativeDecoderStep"/>, which allocates nothing on the managed heap.
 /// </summary>
 internal sealed class MoonshineDecoderSession : IRecognizerSession
 {
@@ -27,6 +28,7 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
     private readonly OrtValue _tokenValue;
     private readonly MoonshineDecoderInputs _bindings;
     private readonly OrtValue[] _inputs;
+    private readonly NativeDecoderStep _step;
     private readonly float[] _scratch;
     private readonly List<int> _tokens = new(256);
     private float[] _audio = new float[SampleRate * 30];
@@ -40,6 +42,7 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
         _tokenValue = OrtValue.CreateTensorValueFromMemory(_tokenId, [1, 1]);
         _bindings = new MoonshineDecoderInputs(_layout);
         _inputs = new OrtValue[_bindings.Names.Length];
+        _step = new NativeDecoderStep(model.Decoder, _runOptions, _bindings, _layout.VocabularySize);
         _scratch = new float[_layout.VocabularySize];
     }
 
@@ -168,24 +171,21 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
 
         _inputs[TokenInput] = _tokenValue;
         _inputs[CacheBranchInput] = _bindings.UseCache;
-        IDisposableReadOnlyCollection<OrtValue>? current = null;
+        _step.Bind(_inputs);
         try
         {
             while (next != TokenDecoder.EndOfSequence && _tokens.Count < maxTokens)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 _tokens.Add(next);
-                var step = RunStep(next);
-                current?.Dispose();
-                current = step;
-                next = PickToken(current, out var logProbability);
+                next = PickToken(RunStep(next), out var logProbability);
                 logProbabilitySum += logProbability;
                 scored++;
             }
         }
         finally
         {
-            current?.Dispose();
+            _step.Release();
             if (trimmed is not null)
             {
                 foreach (var value in trimmed)
@@ -203,27 +203,18 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
     }
 
     /// <summary>
-    /// One decoder step: feeds <paramref name="token"/> with the past caches currently bound in the inputs, then binds
-    /// the step's present caches as the next step's past (ONNX Runtime's buffers, not copies).
+    /// One decoder step: feeds <paramref name="token"/> with the past caches currently bound in the step, which then
+    /// binds its present caches as the next step's past (ONNX Runtime's buffers, not copies). Returns the logits.
     /// </summary>
-    private IDisposableReadOnlyCollection<OrtValue> RunStep(int token)
+    private ReadOnlySpan<float> RunStep(int token)
     {
         _tokenId[0] = token;
-        var started = OnnxRunClock.Start();
-        var step = _model.Decoder.Run(_runOptions, _bindings.Names, _inputs, _bindings.StepOutputNames);
-        OnnxRunClock.Stop(started);
-        for (var i = 0; i < _layout.Layers * 2; i++)
-        {
-            _inputs[FirstPastInput + i] = step[1 + i];
-        }
-
-        return step;
+        return _step.Run();
     }
 
     /// <summary>The greedy choice from a step's logits, read in place, with its log-probability.</summary>
-    private int PickToken(IDisposableReadOnlyCollection<OrtValue> step, out double logProbability)
+    private int PickToken(ReadOnlySpan<float> logits, out double logProbability)
     {
-        var logits = step[0].GetTensorDataAsSpan<float>()[^_layout.VocabularySize..];
         var token = TensorPrimitives.IndexOfMax(logits);
         logProbability = LogProbability(logits, token);
         return token;
@@ -300,15 +291,15 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
         private readonly MoonshineDecoderSession _session;
         private readonly IDisposableReadOnlyCollection<OrtValue> _encoded;
         private readonly IDisposableReadOnlyCollection<OrtValue> _first;
-        private readonly IDisposableReadOnlyCollection<OrtValue> _past;
+        private readonly OrtValue[]? _detached;
         private readonly OrtValue[] _pastInputs;
 
         internal FixedStep(MoonshineDecoderSession session, IDisposableReadOnlyCollection<OrtValue> encoded, int pastLength)
         {
             _session = session;
             _encoded = encoded;
-            var layout = session._layout;
-            var cacheCount = layout.Layers * 2;
+            var cacheCount = session._bindings.CacheCount;
+            var vocabulary = session._layout.VocabularySize;
             var inputs = session._inputs;
             session._tokenId[0] = TokenDecoder.BeginOfSequence;
             session._bindings.BindFirstCall(inputs, session._tokenValue, encoded[0]);
@@ -320,12 +311,14 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
             }
 
             inputs[CacheBranchInput] = session._bindings.UseCache;
-            var current = _first;
+            session._step.Bind(inputs);
+            var logits = _first[0].GetTensorDataAsSpan<float>()[^vocabulary..];
             for (var length = 1; ; length++)
             {
-                Token = session.PickToken(current, out _);
+                Token = session.PickToken(logits, out _);
                 if (Token == TokenDecoder.EndOfSequence)
                 {
+                    session._step.Release();
                     throw new ArgumentException($"the audio decodes to {length - 1} tokens, too few for a past of {pastLength}", nameof(pastLength));
                 }
 
@@ -334,16 +327,17 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
                     break;
                 }
 
-                var next = session.RunStep(Token);
-                if (!ReferenceEquals(current, _first))
-                {
-                    current.Dispose();
-                }
-
-                current = next;
+                logits = session.RunStep(Token);
             }
 
-            _past = current;
+            // After at least one step the caches are the step's outputs: take them over so that they outlive later runs.
+            if (pastLength > 1)
+            {
+                _detached = session._step.DetachPresents();
+                _detached.CopyTo(inputs, FirstPastInput);
+            }
+
+            session._step.Release();
             _pastInputs = inputs[FirstPastInput..(FirstPastInput + cacheCount)];
         }
 
@@ -357,15 +351,16 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
         public int Run()
         {
             Array.Copy(_pastInputs, 0, _session._inputs, FirstPastInput, _pastInputs.Length);
-            using var step = _session.RunStep(Token);
-            return _session.PickToken(step, out _);
+            _session._step.Bind(_session._inputs);
+            return _session.PickToken(_session.RunStep(Token), out _);
         }
 
         public void Dispose()
         {
-            if (!ReferenceEquals(_past, _first))
+            _session._step.Release();
+            foreach (var value in _detached ?? [])
             {
-                _past.Dispose();
+                value.Dispose();
             }
 
             _first.Dispose();
@@ -377,6 +372,7 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
     public void Dispose()
     {
         _beams?.Dispose();
+        _step.Dispose();
         _tokenValue.Dispose();
         _bindings.Dispose();
         _runOptions.Dispose();

@@ -1,0 +1,139 @@
+using System.Runtime.InteropServices;
+using Microsoft.ML.OnnxRuntime;
+using static AsrService.Onnx.MoonshineDecoderInputs;
+
+namespace AsrService.Onnx;
+
+/// <summary>
+/// The greedy loop's decoder step, called through ONNX Runtime's C API directly so that a steady-state step allocates
+/// nothing on the managed heap.
+/// </summary>
+/// <remarks>
+/// The C# API's <c>InferenceSession.Run</c> looks every name up and converts it to UTF-8, copies the input handles into
+/// a new array and wraps each output in a new <see cref="OrtValue"/> inside a new list: about 1.9 KB per step for
+/// tiny. Here the names are converted once, the input and output handle arrays are reused, and the outputs stay raw
+/// handles owned by this object: the step's present self-attention caches are bound as the next step's past, and the
+/// previous step's outputs are released once the next run has finished with them. The C API is reached through
+/// the ONNX Runtime assembly's internal bindings, which its project opens to this one (InternalsVisibleTo); nothing
+/// else in the service uses them.
+/// </remarks>
+internal sealed unsafe class NativeDecoderStep : IDisposable
+{
+    private readonly InferenceSession _decoder;
+    private readonly RunOptions _runOptions;
+    private readonly int _cacheCount;
+    private readonly int _vocabulary;
+    private readonly IntPtr[] _inputNames;
+    private readonly IntPtr[] _outputNames;
+    private readonly IntPtr[] _inputs;
+    private readonly IntPtr[] _outputs;
+    private readonly IntPtr[] _owned;
+    private bool _disposed;
+
+    public NativeDecoderStep(InferenceSession decoder, RunOptions runOptions, MoonshineDecoderInputs bindings, int vocabulary)
+    {
+        _decoder = decoder;
+        _runOptions = runOptions;
+        _cacheCount = bindings.CacheCount;
+        _vocabulary = vocabulary;
+        _inputNames = bindings.Names.Select(Marshal.StringToCoTaskMemUTF8).ToArray();
+        _outputNames = bindings.StepOutputNames.Select(Marshal.StringToCoTaskMemUTF8).ToArray();
+        _inputs = new IntPtr[_inputNames.Length];
+        _outputs = new IntPtr[_outputNames.Length];
+        _owned = new IntPtr[_outputNames.Length];
+    }
+
+    /// <summary>
+    /// Takes the handles of a full set of step inputs (token, encoder output, use_cache_branch = true, self- and
+    /// cross-attention caches). The values must stay alive while steps run; outputs of earlier steps are released.
+    /// </summary>
+    public void Bind(OrtValue[] inputs)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        Release();
+        for (var i = 0; i < _inputs.Length; i++)
+        {
+            _inputs[i] = inputs[i].Handle;
+        }
+    }
+
+    /// <summary>
+    /// Runs the decoder on the bound inputs (the token is read from the buffer its input value wraps), binds the
+    /// present self-attention caches as the next step's past, and returns the step's logits. A step feeds one token,
+    /// so the logits are one row of vocabulary size.
+    /// The span is valid until the next <see cref="Run"/>, <see cref="Bind"/> or <see cref="Release"/>.
+    /// </summary>
+    public ReadOnlySpan<float> Run()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        Array.Clear(_outputs);
+        var started = OnnxRunClock.Start();
+        var status = NativeMethods.OrtRun(
+            _decoder.Handle, _runOptions.Handle, _inputNames, _inputs, (UIntPtr)_inputs.Length, _outputNames, (UIntPtr)_outputs.Length, _outputs);
+        OnnxRunClock.Stop(started);
+        if (status != IntPtr.Zero)
+        {
+            ReleaseOutputs(_outputs);
+            NativeApiStatus.VerifySuccess(status);
+        }
+
+        // The previous step's presents were this step's past; ONNX Runtime is done with them now.
+        ReleaseOutputs(_owned);
+        Array.Copy(_outputs, _owned, _outputs.Length);
+        Array.Copy(_outputs, 1, _inputs, FirstPastInput, _cacheCount);
+        NativeApiStatus.VerifySuccess(NativeMethods.OrtGetTensorMutableData(_owned[0], out var logits));
+        return new ReadOnlySpan<float>((float*)logits, _vocabulary);
+    }
+
+    /// <summary>
+    /// Hands the last step's present self-attention caches to the caller as values it owns (for the benchmark's
+    /// frozen state); the logits are released.
+    /// </summary>
+    public OrtValue[] DetachPresents()
+    {
+        var presents = new OrtValue[_cacheCount];
+        for (var i = 0; i < _cacheCount; i++)
+        {
+            presents[i] = new OrtValue(_owned[1 + i]);
+            _owned[1 + i] = IntPtr.Zero;
+        }
+
+        Release();
+        return presents;
+    }
+
+    /// <summary>Releases the last step's outputs and forgets the bound inputs.</summary>
+    public void Release()
+    {
+        ReleaseOutputs(_owned);
+        Array.Clear(_inputs);
+    }
+
+    private static void ReleaseOutputs(IntPtr[] outputs)
+    {
+        for (var i = 0; i < outputs.Length; i++)
+        {
+            if (outputs[i] != IntPtr.Zero)
+            {
+                NativeMethods.OrtReleaseValue(outputs[i]);
+                outputs[i] = IntPtr.Zero;
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        Release();
+        foreach (var name in _inputNames.Concat(_outputNames))
+        {
+            Marshal.FreeCoTaskMem(name);
+        }
+
+        _disposed = true;
+    }
+}

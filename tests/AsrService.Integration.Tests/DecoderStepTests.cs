@@ -1,0 +1,57 @@
+using AsrService.Onnx;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+
+namespace AsrService.Integration.Tests;
+
+/// <summary>The greedy loop's decoder step (<see cref="NativeDecoderStep"/>) on the real tiny model.</summary>
+[Collection(ModelCollection.Name)]
+public sealed class DecoderStepTests(ModelFixture models)
+{
+    [DataFact]
+    public void Step_InSteadyState_AllocatesNothingOnTheManagedHeap()
+    {
+        using var session = new MoonshineDecoderSession(models.Tiny);
+        using var step = session.PrepareFixedStep(TestData.Read(TestData.Wavs("librispeech-test-other-dev")[0]), 12);
+        var token = step.Run();
+
+        var same = 0;
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 50; i++)
+        {
+            same += step.Run() == token ? 1 : 0;
+        }
+
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(50, same);
+        Assert.Equal(0, allocated);
+    }
+
+    [DataFact]
+    public void Step_WhenOnnxRuntimeRejectsAnInput_ThrowsItsErrorAndRunsAgainOnceTheInputIsRight()
+    {
+        var model = models.Tiny;
+        var layout = model.Layout;
+        using var recognizerSession = new MoonshineDecoderSession(model);
+        using var encoded = recognizerSession.Encode(TestData.Read(TestData.Wavs("librispeech-test-other-dev")[1]));
+        using var bindings = new MoonshineDecoderInputs(layout);
+        using var runOptions = new RunOptions();
+        using var step = new NativeDecoderStep(model.Decoder, runOptions, bindings, layout.VocabularySize);
+        using var ids = OrtValue.CreateTensorValueFromMemory(new long[] { 1 }, [1, 1]);
+        using var wrongHeads = OrtValue.CreateAllocatedTensorValue(
+            OrtAllocator.DefaultInstance, TensorElementType.Float, [1, layout.Heads + 1, 0, layout.HeadSize]);
+        var inputs = new OrtValue[bindings.Names.Length];
+        bindings.BindFirstCall(inputs, ids, encoded[0]);
+        var rightCache = inputs[MoonshineDecoderInputs.FirstPastInput];
+
+        inputs[MoonshineDecoderInputs.FirstPastInput] = wrongHeads;
+        step.Bind(inputs);
+        Assert.ThrowsAny<OnnxRuntimeException>(() => { step.Run(); });
+
+        inputs[MoonshineDecoderInputs.FirstPastInput] = rightCache;
+        step.Bind(inputs);
+        var logits = step.Run();
+        Assert.Equal(layout.VocabularySize, logits.Length);
+        Assert.True(float.IsFinite(logits[0]));
+    }
+}
