@@ -18,7 +18,8 @@ internal sealed record LoadSettings(
     TimeSpan Duration,
     TimeSpan Gap,
     TimeSpan MinSilence,
-    TimeSpan SpeechPad);
+    TimeSpan SpeechPad,
+    int Seed = 1);
 
 /// <summary>What one load run measured.</summary>
 internal sealed class LoadResult
@@ -57,7 +58,7 @@ internal sealed class LoadResult
 
 /// <summary>
 /// Runs N StreamingRecognize calls at once over the real transport. Each call streams utterances from the audio
-/// set one after another with a gap of silence between them, paced at real time or as fast as possible, and the
+/// set one after another (in its own shuffled order, see <see cref="Playlist"/>) with a gap of silence between them, paced at real time or as fast as possible, and the
 /// latencies are taken against the client's own send clock: a final result's latency is its arrival time minus the
 /// time the audio at its segment's end (result_end_offset) was sent; a first interim's latency is measured from the
 /// moment the speech onset (speech-begin offset plus the VAD's start padding) was sent.
@@ -117,11 +118,11 @@ internal static class LoadRun
 
             var buffer = new byte[chunkSamples * 2];
             long sent = 0;
-            var next = index % utterances.Count;
+            var playlist = new Playlist(utterances.Count, settings.Seed, index);
             var gap = new float[(int)(settings.Gap.TotalSeconds * 16_000)];
             while (clock.Elapsed < settings.Duration || sent == 0)
             {
-                foreach (var part in new[] { utterances[next], gap })
+                foreach (var part in new[] { utterances[playlist.Next()], gap })
                 {
                     for (var offset = 0; offset < part.Length; offset += chunkSamples)
                     {
@@ -148,8 +149,6 @@ internal static class LoadRun
                         }
                     }
                 }
-
-                next = (next + 1) % utterances.Count;
             }
 
             audioSeconds[index] = sent / 16_000.0;

@@ -33,11 +33,12 @@ internal static class BenchCommand
         var bound = new Option<double>("--latency-bound") { Description = "p95 final latency bound for --find-capacity, in seconds.", DefaultValueFactory = _ => 1.0 };
         var decodes = new Option<int>("--concurrent-decodes") { Description = "In-process server: decodes run at once (0: cores / threads per run).", DefaultValueFactory = _ => 0 };
         var interimBound = new Option<double>("--interim-bound") { Description = "With --interim, --find-capacity also requires interims at most this many seconds apart on average.", DefaultValueFactory = _ => 1.0 };
+        var seed = new Option<int>("--seed") { Description = "Seed of the streams' shuffled utterance orders; the same seed replays the same load.", DefaultValueFactory = _ => 1 };
         var maxTry = new Option<int>("--max-streams-to-try") { Description = "Upper end of the --find-capacity search.", DefaultValueFactory = _ => 128 };
 
         var command = new Command("bench", "Load-test a server with concurrent streams and report latency percentiles.")
         {
-            server, streams, fast, chunkMs, interim, duration, gapMs, data, json, findCapacity, bound, interimBound, maxTry, decodes,
+            server, streams, fast, chunkMs, interim, duration, gapMs, data, json, findCapacity, bound, interimBound, maxTry, decodes, seed,
         };
         var engineOptions = EngineOptions.AddTo(command, streaming: true);
         command.SetAction(async (parse, cancellationToken) =>
@@ -52,7 +53,8 @@ internal static class BenchCommand
                 TimeSpan.FromSeconds(parse.GetValue(duration)),
                 TimeSpan.FromMilliseconds(parse.GetValue(gapMs)),
                 engineSettings.Vad.MinSilence,
-                engineSettings.Vad.SpeechPad);
+                engineSettings.Vad.SpeechPad,
+                parse.GetValue(seed));
 
             Engine? engine = null;
             GrpcServer? local = null;
@@ -212,6 +214,7 @@ internal static class BenchCommand
             pace = r.Settings.RealTime ? "realtime" : "fast",
             interim = r.Settings.Interim,
             chunk_ms = r.Settings.ChunkMs,
+            seed = r.Settings.Seed,
             audio_seconds = Math.Round(r.AudioSeconds, 2),
             wall_seconds = Math.Round(r.WallSeconds, 2),
             real_time_factor = Math.Round(r.WallSeconds / r.AudioSeconds * r.Settings.Streams, 4),
