@@ -8,8 +8,11 @@ namespace AsrService.Onnx.Graph;
 /// <c>DequantizeLinear(int8 initializer) → MatMul</c>: in Moonshine's decoder that is the output projection to the
 /// 32,768-token vocabulary, which then dequantizes 9.4 M weights and streams 38 MB of float32 through a matrix-vector
 /// product at every decoder step (ONNX Runtime keeps DequantizeLinear out of constant folding). This rewrite replaces
-/// each such pair by one <c>com.microsoft.DynamicQuantizeMatMul</c>, which quantizes the activation row on the fly
-/// and multiplies against the int8 weights in place, exactly as the model's other quantized layers already do.
+/// each such pair by one <c>com.microsoft.DynamicQuantizeMatMul</c>, which quantizes the activations on the fly
+/// and multiplies against the int8 weights in place, exactly as the model's other quantized layers already do
+/// (<c>DynamicQuantizeLinear → MatMulInteger</c>). Like theirs, the activation scale is one per call, over the whole
+/// input tensor: at batch 1 and one token that is the activation row, but rows of a batch are quantized together, so
+/// a row's result depends on the other rows (see README.md in this folder).
 /// </summary>
 /// <remarks>
 /// Only per-tensor quantization (scalar scale and zero point, an int8 or uint8 weight initializer) is rewritten;
