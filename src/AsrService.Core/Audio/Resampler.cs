@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Numerics.Tensors;
 
 namespace AsrService.Core.Audio;
@@ -28,7 +29,8 @@ namespace AsrService.Core.Audio;
 /// </para>
 /// <para>
 /// Not thread-safe; one instance per stream. All buffers are allocated in the constructor, so
-/// <see cref="Process"/> and <see cref="Flush"/> allocate nothing.
+/// <see cref="Process"/> and <see cref="Flush"/> allocate nothing. The kernel table depends on the two rates alone
+/// and is never written once built, so instances for the same pair of rates share one (see <see cref="SharedTable"/>).
 /// </para>
 /// </summary>
 public sealed class Resampler
@@ -39,6 +41,12 @@ public sealed class Resampler
     private const int InterpolatedPhaseCount = 256;
     private const long MaxExactTableLength = 1L << 20;
     private const int BlockLength = 4096;
+
+    /// <summary>Coefficients kept for later instances, over all pairs of rates: 32 MB.</summary>
+    private const long SharedTableBudget = 8L << 20;
+
+    private static readonly ConcurrentDictionary<(int Input, int Output), float[]> s_sharedTables = new();
+    private static long s_sharedCoefficients;
 
     private readonly int _upFactor;
     private readonly int _downFactor;
@@ -97,7 +105,7 @@ public sealed class Resampler
 
         _exactPhases = (long)_upFactor * TapsPerPhase <= MaxExactTableLength;
         _phaseCount = _exactPhases ? _upFactor : InterpolatedPhaseCount;
-        _coefficients = BuildTable(inputRate, outputRate, _halfTaps, _phaseCount);
+        _coefficients = SharedTable(inputRate, outputRate, _halfTaps, _phaseCount);
         _history = new float[TapsPerPhase + BlockLength];
         Reset();
     }
@@ -283,6 +291,42 @@ public sealed class Resampler
     /// Row p (0..phaseCount inclusive; the last row lets interpolation reach the next sample) holds the kernel for an
     /// output at fraction p / phaseCount past an input sample, over inputs -halfTaps + 1 .. halfTaps relative to it.
     /// </summary>
+    /// <summary>The kernel table in use (for tests: instances for the same rates share it).</summary>
+    internal float[] Coefficients => _coefficients;
+
+    /// <summary>
+    /// The kernel table for a pair of rates, built once per process. A table holds up to about a million coefficients
+    /// (for 183.24 kHz into 16 kHz; 102 thousand for 44.1 kHz), each a Bessel function evaluation: building one took
+    /// 5.4 ms and 0.4 MB (44.1 kHz) up to 54 ms and 4.2 MB (183.24 kHz), on the large-object heap, for every stream
+    /// opened at that rate. Shared, a later instance costs under a microsecond and 19-27 KB
+    /// (benchmarks/results/2026-11-21-resampler-setup.md). Tables are kept until <see cref="SharedTableBudget"/> coefficients are held (about 80 pairs of common
+    /// rates, 7 of the largest), so a client that cycles through made-up rates cannot grow the cache; past the budget
+    /// each instance builds its own table, as every instance once did.
+    /// </summary>
+    private static float[] SharedTable(int inputRate, int outputRate, int halfTaps, int phaseCount)
+    {
+        if (s_sharedTables.TryGetValue((inputRate, outputRate), out var table))
+        {
+            return table;
+        }
+
+        table = BuildTable(inputRate, outputRate, halfTaps, phaseCount);
+        if (Interlocked.Add(ref s_sharedCoefficients, table.Length) > SharedTableBudget)
+        {
+            Interlocked.Add(ref s_sharedCoefficients, -table.Length);
+            return table;
+        }
+
+        var shared = s_sharedTables.GetOrAdd((inputRate, outputRate), table);
+        if (!ReferenceEquals(shared, table))
+        {
+            // Another instance built the same table at the same moment and stored its copy first.
+            Interlocked.Add(ref s_sharedCoefficients, -table.Length);
+        }
+
+        return shared;
+    }
+
     private static float[] BuildTable(int inputRate, int outputRate, int halfTaps, int phaseCount)
     {
         int taps = 2 * halfTaps;

@@ -284,6 +284,22 @@ public sealed class ResamplerTests(ITestOutputHelper output)
         Assert.Equal(expected, collected.ToArray());
     }
 
+    [Fact]
+    public void Instances_ForTheSameRates_ShareOneKernelTable_AndStayIndependentStreams()
+    {
+        var first = new Resampler(22_050, OutputRate);
+        var second = new Resampler(22_050, OutputRate);
+
+        Assert.Same(first.Coefficients, second.Coefficients);
+        Assert.NotSame(first.Coefficients, new Resampler(11_025, OutputRate).Coefficients);
+
+        // Shared coefficients, separate histories: a stream left mid-way does not disturb another one.
+        float[] tone = Signals.Sine(440.0, 22_050, 0.3, Amplitude);
+        float[] other = Signals.Sine(3000.0, 22_050, 0.2, Amplitude);
+        first.Process(other, new float[first.GetMaxOutputCount(other.Length)]);
+        Assert.Equal(Resample(22_050, tone), Run(second, tone));
+    }
+
     private static float[] Resample(int inputRate, float[] input) => Run(new Resampler(inputRate, OutputRate), input);
 
     private static float[] Run(Resampler resampler, float[] input)
