@@ -175,7 +175,7 @@ internal sealed class MoonshineBeamDecoder : IBeamSearchModel, IDisposable
     {
         var started = OnnxRunClock.Start();
         var outputs = _model.Decoder.Run(_runOptions, _bindings.Names, _inputs, outputNames);
-        OnnxRunClock.Stop(started);
+        OnnxRunClock.StopRecognizer(started);
         return outputs;
     }
 

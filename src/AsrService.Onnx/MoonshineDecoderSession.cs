@@ -60,11 +60,19 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
             return RecognitionResult.Empty;
         }
 
-        using var encoded = Encode(samples);
-        _beams ??= new MoonshineBeamDecoder(_model, _bindings, _runOptions);
-        var best = _beams.Decode(encoded[0], beamSize, MaxTokens(samples.Length), cancellationToken);
-        var confidence = best.ScoredLength == 0 ? 0f : (float)Math.Exp(best.NormalizedScore);
-        return new RecognitionResult(_model.Tokens.Decode(best.Tokens), best.Tokens, confidence);
+        var started = OnnxRunClock.Start();
+        try
+        {
+            using var encoded = Encode(samples);
+            _beams ??= new MoonshineBeamDecoder(_model, _bindings, _runOptions);
+            var best = _beams.Decode(encoded[0], beamSize, MaxTokens(samples.Length), cancellationToken);
+            var confidence = best.ScoredLength == 0 ? 0f : (float)Math.Exp(best.NormalizedScore);
+            return new RecognitionResult(_model.Tokens.Decode(best.Tokens), best.Tokens, confidence);
+        }
+        finally
+        {
+            OnnxRunClock.StopRecognizing(started);
+        }
     }
 
     private int MaxTokens(int sampleCount) =>
@@ -77,9 +85,17 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
             return RecognitionResult.Empty;
         }
 
-        using var encoded = Encode(samples);
-        var maxTokens = MaxTokens(samples.Length);
-        return Decode(encoded[0], draft.Length > maxTokens ? draft[..maxTokens] : draft, maxTokens, cancellationToken);
+        var started = OnnxRunClock.Start();
+        try
+        {
+            using var encoded = Encode(samples);
+            var maxTokens = MaxTokens(samples.Length);
+            return Decode(encoded[0], draft.Length > maxTokens ? draft[..maxTokens] : draft, maxTokens, cancellationToken);
+        }
+        finally
+        {
+            OnnxRunClock.StopRecognizing(started);
+        }
     }
 
     /// <summary>Runs the encoder on a segment (padded with silence to the encoder's minimum length).</summary>
@@ -96,7 +112,7 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
         using var audioValue = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _audio.AsMemory(0, length), [1, length]);
         var started = OnnxRunClock.Start();
         var encoded = _model.Encoder.Run(_runOptions, s_encoderInputNames, [audioValue], s_encoderOutputNames);
-        OnnxRunClock.Stop(started);
+        OnnxRunClock.StopRecognizer(started);
         return encoded;
     }
 
@@ -133,7 +149,7 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
         // The first call's outputs hold the cross-attention caches used by every later step, so they live until the end.
         var started = OnnxRunClock.Start();
         using var first = _model.Decoder.Run(_runOptions, _bindings.Names, _inputs, _bindings.FirstOutputNames);
-        OnnxRunClock.Stop(started);
+        OnnxRunClock.StopRecognizer(started);
         for (var i = 0; i < cacheCount; i++)
         {
             _inputs[FirstPastInput + cacheCount + i] = first[1 + cacheCount + i];

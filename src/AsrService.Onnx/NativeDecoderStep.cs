@@ -70,7 +70,7 @@ internal sealed unsafe class NativeDecoderStep : IDisposable
         var started = OnnxRunClock.Start();
         var status = NativeMethods.OrtRun(
             _decoder.Handle, _runOptions.Handle, _inputNames, _inputs, (UIntPtr)_inputs.Length, _outputNames, (UIntPtr)_outputs.Length, _outputs);
-        OnnxRunClock.Stop(started);
+        OnnxRunClock.StopRecognizer(started);
         if (status != IntPtr.Zero)
         {
             ReleaseOutputs(_outputs);
