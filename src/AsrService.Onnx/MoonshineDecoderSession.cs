@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using AsrService.Core.Recognition;
 using Microsoft.ML.OnnxRuntime;
 using static AsrService.Onnx.MoonshineDecoderInputs;
@@ -29,7 +28,6 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
     private readonly MoonshineDecoderInputs _bindings;
     private readonly OrtValue[] _inputs;
     private readonly NativeDecoderStep _step;
-    private readonly float[] _scratch;
     private readonly List<int> _tokens = new(256);
     private float[] _audio = new float[SampleRate * 30];
     private long[] _draftIds = new long[256];
@@ -43,7 +41,6 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
         _bindings = new MoonshineDecoderInputs(_layout);
         _inputs = new OrtValue[_bindings.Names.Length];
         _step = new NativeDecoderStep(model.Decoder, _runOptions, _bindings, _layout.VocabularySize);
-        _scratch = new float[_layout.VocabularySize];
     }
 
     /// <summary>From scratch: beam search when <see cref="InferenceOptions.BeamSize"/> is above 1, otherwise greedy.</summary>
@@ -164,8 +161,8 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
         for (var position = 0; position < firstLength; position++)
         {
             var logits = allLogits.Slice(position * vocabulary, vocabulary);
-            var token = TensorPrimitives.IndexOfMax(logits);
-            logProbabilitySum += LogProbability(logits, token);
+            var token = Logits.Greedy(logits, out var logProbability);
+            logProbabilitySum += logProbability;
             scored++;
             if (position + 1 < firstLength && token == draft[position])
             {
@@ -229,12 +226,7 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
     }
 
     /// <summary>The greedy choice from a step's logits, read in place, with its log-probability.</summary>
-    private int PickToken(ReadOnlySpan<float> logits, out double logProbability)
-    {
-        var token = TensorPrimitives.IndexOfMax(logits);
-        logProbability = LogProbability(logits, token);
-        return token;
-    }
+    private static int PickToken(ReadOnlySpan<float> logits, out double logProbability) => Logits.Greedy(logits, out logProbability);
 
     /// <summary>
     /// For the decoder-step benchmark: decodes <paramref name="samples"/> greedily until the self-attention caches hold
@@ -298,9 +290,6 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
         return trimmed;
     }
 
-    /// <summary>log softmax(logits)[token], computed without allocating.</summary>
-    private double LogProbability(ReadOnlySpan<float> logits, int token) => logits[token] - Logits.LogSumExp(logits, _scratch);
-
     /// <summary>A decoder state frozen after a number of greedy steps; see <see cref="PrepareFixedStep"/>.</summary>
     internal sealed class FixedStep : IDisposable
     {
@@ -331,7 +320,7 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
             var logits = _first[0].GetTensorDataAsSpan<float>()[^vocabulary..];
             for (var length = 1; ; length++)
             {
-                Token = session.PickToken(logits, out _);
+                Token = PickToken(logits, out _);
                 if (Token == TokenDecoder.EndOfSequence)
                 {
                     session._step.Release();
@@ -368,7 +357,7 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
         {
             Array.Copy(_pastInputs, 0, _session._inputs, FirstPastInput, _pastInputs.Length);
             _session._step.Bind(_session._inputs);
-            return _session.PickToken(_session.RunStep(Token), out _);
+            return PickToken(_session.RunStep(Token), out _);
         }
 
         public void Dispose()

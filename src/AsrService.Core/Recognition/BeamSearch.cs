@@ -54,7 +54,6 @@ public sealed class BeamSearch
     private readonly double[] _nextScores;
     private readonly int[] _parents;
     private readonly int[] _tokens;
-    private readonly float[] _scratch;
     private int[] _history = [];
     private int[] _nextHistory = [];
 
@@ -81,7 +80,6 @@ public sealed class BeamSearch
         _nextScores = new double[beamSize];
         _parents = new int[beamSize];
         _tokens = new int[beamSize];
-        _scratch = new float[vocabularySize];
     }
 
     public int BeamSize => _beamSize;
@@ -173,7 +171,7 @@ public sealed class BeamSearch
         for (var row = 0; row < rows; row++)
         {
             var rowLogits = logits.Slice(row * _vocabularySize, _vocabularySize);
-            var logNormalizer = Logits.LogSumExp(rowLogits, _scratch);
+            var logNormalizer = Logits.LogSumExp(rowLogits);
             var found = TopTokens(rowLogits);
             for (var i = 0; i < found; i++)
             {
