@@ -81,7 +81,7 @@ public sealed class InteropTests(ServerFixture fixture)
 /// <summary>Where the foreign clients are, and why a test must skip when one is missing.</summary>
 internal static class InteropClients
 {
-    public static readonly string RepositoryRoot = FindRoot();
+    public static string RepositoryRoot => TestData.RepositoryRoot;
 
     public static (string Executable, string Script) Command(string client) => client == "node"
         ? ("node", Path.Combine(RepositoryRoot, "tests", "interop", "node", "client.js"))
@@ -103,19 +103,6 @@ internal static class InteropClients
         using var probe = Process.Start(new ProcessStartInfo(python, ["-c", "import grpc, grpc_tools"]) { RedirectStandardError = true, UseShellExecute = false });
         probe!.WaitForExit();
         return probe.ExitCode == 0 ? null : $"{python} lacks grpcio: apt-get install python3-grpcio python3-grpc-tools";
-    }
-
-    private static string FindRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "AsrService.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("AsrService.sln not found above the test binaries");
     }
 }
 

@@ -7,7 +7,12 @@ namespace AsrService.Integration.Tests;
 /// </summary>
 internal static class TestData
 {
+    private static readonly Lazy<string> s_repositoryRoot = new(FindRepositoryRoot);
+
     public static readonly string? Root = Locate();
+
+    /// <summary>The folder holding AsrService.sln, above the test binaries.</summary>
+    public static string RepositoryRoot => s_repositoryRoot.Value;
 
     public static string MissingReason => "../shared/data is absent (set ASR_TEST_DATA to the folder holding librispeech-test-other-dev)";
 
@@ -32,16 +37,21 @@ internal static class TestData
             return Directory.Exists(explicitRoot) ? explicitRoot : null;
         }
 
+        var candidate = Path.GetFullPath(Path.Combine(RepositoryRoot, "..", "shared", "data"));
+        return Directory.Exists(candidate) ? candidate : null;
+    }
+
+    private static string FindRepositoryRoot()
+    {
         for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
         {
             if (File.Exists(Path.Combine(directory.FullName, "AsrService.sln")))
             {
-                var candidate = Path.GetFullPath(Path.Combine(directory.FullName, "..", "shared", "data"));
-                return Directory.Exists(candidate) ? candidate : null;
+                return directory.FullName;
             }
         }
 
-        return null;
+        throw new InvalidOperationException("AsrService.sln not found above the test binaries");
     }
 }
 
