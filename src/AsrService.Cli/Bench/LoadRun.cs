@@ -119,15 +119,18 @@ internal static class LoadRun
             var buffer = new byte[chunkSamples * 2];
             long sent = 0;
             var playlist = new Playlist(utterances.Count, settings.Seed, index);
-            var gap = new float[(int)(settings.Gap.TotalSeconds * 16_000)];
+            var meanGap = (int)(settings.Gap.TotalSeconds * 16_000);
+            var silence = new float[meanGap * 3 / 2 + 1];
             while (clock.Elapsed < settings.Duration || sent == 0)
             {
-                foreach (var part in new[] { utterances[playlist.Next()], gap })
+                var utterance = utterances[playlist.Next()];
+                var gap = silence.AsMemory(0, playlist.NextGap(meanGap));
+                foreach (var part in new[] { utterance.AsMemory(), gap })
                 {
                     for (var offset = 0; offset < part.Length; offset += chunkSamples)
                     {
                         var count = Math.Min(chunkSamples, part.Length - offset);
-                        RawAudioEncoder.EncodeLinear16(part.AsSpan(offset, count), buffer);
+                        RawAudioEncoder.EncodeLinear16(part.Span.Slice(offset, count), buffer);
                         await call.RequestStream.WriteAsync(new StreamingRecognizeRequest { AudioContent = ByteString.CopyFrom(buffer, 0, count * 2) }, cancellationToken).ConfigureAwait(false);
                         sent += count;
                         lock (sendTimes)

@@ -26,7 +26,7 @@ internal static class BenchCommand
         var chunkMs = new Option<int>("--chunk-ms") { Description = "Audio per message, in milliseconds.", DefaultValueFactory = _ => 100 };
         var interim = new Option<bool>("--interim") { Description = "Ask for interim results." };
         var duration = new Option<double>("--duration") { Description = "Seconds each stream keeps sending (at least one utterance).", DefaultValueFactory = _ => 60 };
-        var gapMs = new Option<int>("--gap-ms") { Description = "Silence between utterances, in milliseconds.", DefaultValueFactory = _ => 2000 };
+        var gapMs = new Option<int>("--gap-ms") { Description = "Mean silence between utterances, in milliseconds (each gap is drawn from 0.5-1.5 times it).", DefaultValueFactory = _ => 2000 };
         var data = new Option<DirectoryInfo?>("--data") { Description = "Folder of WAV files (searched recursively); default ../shared/data/librispeech-test-other-dev." };
         var json = new Option<FileInfo?>("--json") { Description = "Write the results as JSON to this file." };
         var findCapacity = new Option<bool>("--find-capacity") { Description = "Raise the stream count until p95 final latency passes --latency-bound, interims (with --interim) come less often than --interim-bound, or errors appear." };
