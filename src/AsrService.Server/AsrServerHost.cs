@@ -92,6 +92,9 @@ public static class AsrServerHost
         // show here before they show in latency.
         registry.Add(new Gauge("process_resident_memory_bytes", "Resident memory of the server process.", () => Environment.WorkingSet));
         registry.Add(new Gauge("dotnet_gc_heap_bytes", "Bytes in the managed heap (not counting ONNX Runtime's native memory).", () => GC.GetTotalMemory(false)));
+        // Memory the GC holds from the OS, live or not: resident memory minus this is mostly native (ONNX Runtime's
+        // arenas and buffers), which tells a native leak from a heap the GC simply has not shrunk.
+        registry.Add(new Gauge("dotnet_gc_committed_bytes", "Memory the garbage collector has committed from the OS (live objects and free space).", () => GC.GetGCMemoryInfo().TotalCommittedBytes));
         registry.Add(new Gauge("dotnet_gc_gen2_collections", "Full (generation 2) garbage collections since start.", () => GC.CollectionCount(2)));
         registry.Add(new Gauge("dotnet_gc_pause_seconds", "Time the runtime paused threads for garbage collection since start.", () => GC.GetTotalPauseDuration().TotalSeconds));
 

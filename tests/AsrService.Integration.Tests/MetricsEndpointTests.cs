@@ -45,6 +45,7 @@ public sealed partial class MetricsEndpointTests(LimitsServerFixture fixture)
         // The server runs in this process, so these are this process's figures.
         Assert.InRange(after["process_resident_memory_bytes"], 50e6, Environment.WorkingSet * 2.0);
         Assert.InRange(after["dotnet_gc_heap_bytes"], 1e5, after["process_resident_memory_bytes"]);
+        Assert.InRange(after["dotnet_gc_committed_bytes"], after["dotnet_gc_heap_bytes"], after["process_resident_memory_bytes"] * 1.5);
         Assert.True(Delta(before, after, "dotnet_gc_gen2_collections") >= 1, "a forced full collection did not show");
         Assert.True(Delta(before, after, "dotnet_gc_pause_seconds") > 0, "a blocking collection paused no time");
     }
