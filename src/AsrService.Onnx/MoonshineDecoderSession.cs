@@ -191,7 +191,7 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 _tokens.Add(next);
-                next = PickToken(RunStep(next), out var logProbability);
+                next = Logits.Greedy(RunStep(next), out var logProbability);
                 logProbabilitySum += logProbability;
                 scored++;
             }
@@ -225,13 +225,10 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
         return _step.Run();
     }
 
-    /// <summary>The greedy choice from a step's logits, read in place, with its log-probability.</summary>
-    private static int PickToken(ReadOnlySpan<float> logits, out double logProbability) => Logits.Greedy(logits, out logProbability);
-
     /// <summary>
     /// For the decoder-step benchmark: decodes <paramref name="samples"/> greedily until the self-attention caches hold
     /// <paramref name="pastLength"/> positions, then freezes that state so that <see cref="FixedStep.Run"/> repeats the
-    /// production step (<see cref="RunStep"/>, <see cref="PickToken"/>) on a past that does not grow.
+    /// production step (<see cref="RunStep"/>, <see cref="Logits.Greedy"/>) on a past that does not grow.
     /// </summary>
     internal FixedStep PrepareFixedStep(ReadOnlySpan<float> samples, int pastLength)
     {
@@ -320,7 +317,7 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
             var logits = _first[0].GetTensorDataAsSpan<float>()[^vocabulary..];
             for (var length = 1; ; length++)
             {
-                Token = PickToken(logits, out _);
+                Token = Logits.Greedy(logits, out _);
                 if (Token == TokenDecoder.EndOfSequence)
                 {
                     session._step.Release();
@@ -357,7 +354,7 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
         {
             Array.Copy(_pastInputs, 0, _session._inputs, FirstPastInput, _pastInputs.Length);
             _session._step.Bind(_session._inputs);
-            return PickToken(_session.RunStep(Token), out _);
+            return Logits.Greedy(_session.RunStep(Token), out _);
         }
 
         public void Dispose()

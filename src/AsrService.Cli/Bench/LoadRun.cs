@@ -19,7 +19,7 @@ internal sealed record LoadSettings(
     TimeSpan Gap,
     TimeSpan MinSilence,
     TimeSpan SpeechPad,
-    int Seed = 1);
+    int Seed);
 
 /// <summary>What one load run measured.</summary>
 internal sealed class LoadResult
@@ -58,10 +58,11 @@ internal sealed class LoadResult
 
 /// <summary>
 /// Runs N StreamingRecognize calls at once over the real transport. Each call streams utterances from the audio
-/// set one after another (in its own shuffled order, see <see cref="Playlist"/>) with a gap of silence between them, paced at real time or as fast as possible, and the
-/// latencies are taken against the client's own send clock: a final result's latency is its arrival time minus the
-/// time the audio at its segment's end (result_end_offset) was sent; a first interim's latency is measured from the
-/// moment the speech onset (speech-begin offset plus the VAD's start padding) was sent.
+/// set one after another with gaps of silence between them (its own order and gaps, see <see cref="Playlist"/>),
+/// paced at real time or as fast as possible, and the latencies are taken against the client's own send clock: a
+/// final result's latency is its arrival time minus the time the audio at its segment's end (result_end_offset) was
+/// sent; a first interim's latency is measured from the moment the speech onset (speech-begin offset plus the VAD's
+/// start padding) was sent.
 /// </summary>
 internal static class LoadRun
 {

@@ -287,10 +287,6 @@ public sealed class Resampler
         return _history.Length - _historyCount;
     }
 
-    /// <summary>
-    /// Row p (0..phaseCount inclusive; the last row lets interpolation reach the next sample) holds the kernel for an
-    /// output at fraction p / phaseCount past an input sample, over inputs -halfTaps + 1 .. halfTaps relative to it.
-    /// </summary>
     /// <summary>The kernel table in use (for tests: instances for the same rates share it).</summary>
     internal float[] Coefficients => _coefficients;
 
@@ -299,9 +295,10 @@ public sealed class Resampler
     /// (for 183.24 kHz into 16 kHz; 102 thousand for 44.1 kHz), each a Bessel function evaluation: building one took
     /// 5.4 ms and 0.4 MB (44.1 kHz) up to 54 ms and 4.2 MB (183.24 kHz), on the large-object heap, for every stream
     /// opened at that rate. Shared, a later instance costs under a microsecond and 19-27 KB
-    /// (benchmarks/results/2026-11-21-resampler-setup.md). Tables are kept until <see cref="SharedTableBudget"/> coefficients are held (about 80 pairs of common
-    /// rates, 7 of the largest), so a client that cycles through made-up rates cannot grow the cache; past the budget
-    /// each instance builds its own table, as every instance once did.
+    /// (benchmarks/results/2026-11-21-resampler-setup.md). Tables are kept until <see cref="SharedTableBudget"/>
+    /// coefficients are held (about 80 pairs of common rates, 7 of the largest), so a client that cycles through
+    /// made-up rates cannot grow the cache; past the budget each instance builds its own table, as every instance
+    /// once did.
     /// </summary>
     private static float[] SharedTable(int inputRate, int outputRate, int halfTaps, int phaseCount)
     {
@@ -327,6 +324,10 @@ public sealed class Resampler
         return shared;
     }
 
+    /// <summary>
+    /// Row p (0..phaseCount inclusive; the last row lets interpolation reach the next sample) holds the kernel for an
+    /// output at fraction p / phaseCount past an input sample, over inputs -halfTaps + 1 .. halfTaps relative to it.
+    /// </summary>
     private static float[] BuildTable(int inputRate, int outputRate, int halfTaps, int phaseCount)
     {
         int taps = 2 * halfTaps;
