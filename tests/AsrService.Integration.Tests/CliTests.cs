@@ -47,6 +47,21 @@ public sealed class CliTests
         Assert.Contains("threads", stderr);
     }
 
+    [Theory]
+    [InlineData("--gap-ms", "-5")]
+    [InlineData("--streams", "0")]
+    [InlineData("--chunk-ms", "0")]
+    [InlineData("--duration", "0")]
+    public void Bench_BadLoadOption_ExitsTwoWithOneLineBeforeStartingAnything(string option, string value)
+    {
+        var (code, stdout, stderr) = Run("bench", option, value);
+
+        Assert.Equal(2, code);
+        Assert.Contains(option, stderr);
+        Assert.DoesNotContain("   at ", stderr);
+        Assert.Equal(string.Empty, stdout);
+    }
+
     [DataFact]
     public void Transcribe_JsonFormat_SegmentsAndSummaryOfTheAudio()
     {

@@ -44,6 +44,14 @@ internal static class BenchCommand
         command.SetAction(async (parse, cancellationToken) =>
         {
             var engineSettings = engineOptions.Bind(parse);
+            RequireAtLeast(parse.GetValue(streams), 1, "--streams");
+            RequireAtLeast(parse.GetValue(chunkMs), 1, "--chunk-ms");
+            RequireAtLeast(parse.GetValue(gapMs), 0, "--gap-ms");
+            if (!(parse.GetValue(duration) > 0))
+            {
+                throw new ArgumentException($"--duration must be above 0 seconds, got {parse.GetValue(duration)}");
+            }
+
             var utterances = LoadAudio(parse.GetValue(data));
             var settings = new LoadSettings(
                 parse.GetValue(streams),
@@ -135,6 +143,14 @@ internal static class BenchCommand
             }
         });
         return command;
+    }
+
+    private static void RequireAtLeast(int value, int minimum, string option)
+    {
+        if (value < minimum)
+        {
+            throw new ArgumentException($"{option} must be at least {minimum}, got {value}");
+        }
     }
 
     private static List<float[]> LoadAudio(DirectoryInfo? folder)
