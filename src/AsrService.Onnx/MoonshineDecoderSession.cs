@@ -32,6 +32,7 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
     private float[] _audio = new float[SampleRate * 30];
     private long[] _draftIds = new long[256];
     private MoonshineBeamDecoder? _beams;
+    private MoonshineGroupDecoder? _group;
 
     public MoonshineDecoderSession(MoonshineRecognizer model)
     {
@@ -48,6 +49,58 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
         _model.Options.BeamSize > 1
             ? RecognizeWithBeams(samples, _model.Options.BeamSize, cancellationToken)
             : Recognize(samples, ReadOnlySpan<int>.Empty, cancellationToken);
+
+    /// <summary>
+    /// Greedy decodes of several segments with their decoder steps batched (<see cref="MoonshineGroupDecoder"/>); with a
+    /// beam search configured, or one segment, each is decoded alone.
+    /// </summary>
+    public IReadOnlyList<RecognitionResult> RecognizeGroup(IReadOnlyList<ReadOnlyMemory<float>> segments, CancellationToken cancellationToken = default)
+    {
+        var results = new RecognitionResult[segments.Count];
+        if (_model.Options.BeamSize > 1 || segments.Count < 2)
+        {
+            for (var i = 0; i < results.Length; i++)
+            {
+                results[i] = Recognize(segments[i].Span, cancellationToken);
+            }
+
+            return results;
+        }
+
+        var started = OnnxRunClock.Start();
+        try
+        {
+            _group ??= new MoonshineGroupDecoder(_model, _bindings, _runOptions);
+            var decodable = new List<int>(segments.Count);
+            for (var i = 0; i < segments.Count; i++)
+            {
+                if (segments[i].IsEmpty)
+                {
+                    results[i] = RecognitionResult.Empty;
+                }
+                else
+                {
+                    decodable.Add(i);
+                }
+            }
+
+            for (var start = 0; start < decodable.Count; start += MoonshineGroupDecoder.MaxRows)
+            {
+                var part = decodable.GetRange(start, Math.Min(MoonshineGroupDecoder.MaxRows, decodable.Count - start));
+                var decoded = _group.Decode(part.ConvertAll(i => segments[i]), segment => Encode(segment.Span), MaxTokens, cancellationToken);
+                for (var j = 0; j < part.Count; j++)
+                {
+                    results[part[j]] = decoded[j];
+                }
+            }
+
+            return results;
+        }
+        finally
+        {
+            OnnxRunClock.StopRecognizing(started);
+        }
+    }
 
     /// <summary>Beam search with <paramref name="beamSize"/> beams (1 runs the beam code path greedily, for tests).</summary>
     internal RecognitionResult RecognizeWithBeams(ReadOnlySpan<float> samples, int beamSize, CancellationToken cancellationToken = default)

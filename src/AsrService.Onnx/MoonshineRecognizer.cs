@@ -13,6 +13,7 @@ public sealed class MoonshineRecognizer : ISpeechRecognizer
 {
     private readonly InferenceSession _encoder;
     private readonly InferenceSession _decoder;
+    private readonly Lazy<InferenceSession> _batchedStep;
 
     public MoonshineRecognizer(
         string modelName, string encoderPath, string decoderPath, TokenDecoder tokens, InferenceOptions options,
@@ -21,6 +22,8 @@ public sealed class MoonshineRecognizer : ISpeechRecognizer
         options.Validate();
         ModelName = modelName;
         Options = options;
+        _batchedStep = new Lazy<InferenceSession>(
+            () => OnnxSessionFactory.CreateBatchedStep(decoderPath, options, provider, cache), LazyThreadSafetyMode.ExecutionAndPublication);
         Tokens = tokens;
         Provider = provider;
         _encoder = OnnxSessionFactory.Create(encoderPath, options, provider: provider, cache: cache);
@@ -55,12 +58,22 @@ public sealed class MoonshineRecognizer : ISpeechRecognizer
 
     internal InferenceSession Decoder => _decoder;
 
+    /// <summary>The batched-step model for group decoding (<see cref="MoonshineGroupDecoder"/>), built and loaded on first use.</summary>
+    internal InferenceSession BatchedStep => _batchedStep.Value;
+
+    /// <summary>Builds (or reads from the cache) and loads the batched-step model now rather than at the first group decode.</summary>
+    public void PrepareGroupDecoding() => _ = _batchedStep.Value;
+
     public IRecognizerSession CreateSession() => new MoonshineDecoderSession(this);
 
     public void Dispose()
     {
         _encoder.Dispose();
         _decoder.Dispose();
+        if (_batchedStep.IsValueCreated)
+        {
+            _batchedStep.Value.Dispose();
+        }
     }
 }
 

@@ -34,7 +34,14 @@ internal static class OnnxSessionFactory
         return ExecutionProviderKind.Cpu;
     }
 
-    public static InferenceSession Create(string path, InferenceOptions options, int? intraOpThreads = null, ExecutionProviderKind provider = ExecutionProviderKind.Cpu, ModelCache? cache = null)
+    public static InferenceSession Create(string path, InferenceOptions options, int? intraOpThreads = null, ExecutionProviderKind provider = ExecutionProviderKind.Cpu, ModelCache? cache = null) =>
+        Create(path, options, intraOpThreads, provider, cache, batchedStep: false);
+
+    /// <summary>A session on the batched-step model built from the merged decoder at <paramref name="path"/> (<see cref="BatchedStepRewrite"/>).</summary>
+    public static InferenceSession CreateBatchedStep(string path, InferenceOptions options, ExecutionProviderKind provider, ModelCache? cache) =>
+        Create(path, options, null, provider, cache, batchedStep: true);
+
+    private static InferenceSession Create(string path, InferenceOptions options, int? intraOpThreads, ExecutionProviderKind provider, ModelCache? cache, bool batchedStep)
     {
         if (!File.Exists(path))
         {
@@ -64,9 +71,9 @@ internal static class OnnxSessionFactory
 
         try
         {
-            if (provider == ExecutionProviderKind.Cpu && options.RewriteGraphs)
+            if (batchedStep || (provider == ExecutionProviderKind.Cpu && options.RewriteGraphs))
             {
-                var rewritten = RewrittenModelFile.Prepare(path);
+                var rewritten = batchedStep ? RewrittenModelFile.PrepareBatchedStep(path) : RewrittenModelFile.Prepare(path);
                 return rewritten.Bytes is { } bytes ? new InferenceSession(bytes, sessionOptions) : new InferenceSession(rewritten.Path, sessionOptions);
             }
 

@@ -58,7 +58,7 @@ public static class AsrServerHost
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(new DecodeScheduler(options.ConcurrentDecodes > 0
             ? options.ConcurrentDecodes
-            : Math.Max(1, Environment.ProcessorCount / Math.Max(1, recognizer.IntraOpThreads))));
+            : Math.Max(1, Environment.ProcessorCount / Math.Max(1, recognizer.IntraOpThreads)), options.FinalsPerDecode));
         builder.Services.AddSingleton(metrics);
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<AsrGrpcService>();

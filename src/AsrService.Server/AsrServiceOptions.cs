@@ -1,4 +1,5 @@
 using System.Net;
+using AsrService.Core.Pipeline;
 
 namespace AsrService.Server;
 
@@ -16,6 +17,12 @@ public sealed class AsrServiceOptions
     /// means one per core divided by the recognizer's threads per run.
     /// </summary>
     public int ConcurrentDecodes { get; set; }
+
+    /// <summary>
+    /// Most waiting finals one decode slot decodes together, with their decoder steps batched across streams
+    /// (<see cref="DecodeScheduler"/>); 1 decodes each final alone. Results are the same either way.
+    /// </summary>
+    public int FinalsPerDecode { get; set; } = 1;
 
     /// <summary>Longest audio one Recognize call may carry.</summary>
     public TimeSpan MaxRecognizeAudio { get; set; } = TimeSpan.FromMinutes(10);
@@ -99,6 +106,11 @@ public sealed class AsrServiceOptions
         if (ConcurrentDecodes < 0)
         {
             throw new ArgumentException($"ConcurrentDecodes must be 0 (automatic) or more, got {ConcurrentDecodes}");
+        }
+
+        if (FinalsPerDecode is < 1 or > DecodeScheduler.MaxFinalsPerDecode)
+        {
+            throw new ArgumentException($"FinalsPerDecode must be between 1 and {DecodeScheduler.MaxFinalsPerDecode}, got {FinalsPerDecode}");
         }
 
         if (MaxRecognizeAudio <= TimeSpan.Zero)

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using AsrService.Core.Pipeline;
 using AsrService.Grpc;
 using AsrService.Server;
 using Microsoft.Extensions.Configuration;
@@ -21,6 +22,7 @@ internal static class ServeCommand
         var config = new Option<string?>("--config") { Description = "JSON file with an \"Asr\" section of server options (flags given here win over it)." };
         var maxStreams = new Option<int>("--max-streams") { Description = "Calls decoded at once; more get RESOURCE_EXHAUSTED.", DefaultValueFactory = _ => defaults.MaxConcurrentStreams };
         var decodes = new Option<int>("--concurrent-decodes") { Description = "Decodes run at once (0: cores / threads per run); more finals wait, more interims are skipped.", DefaultValueFactory = _ => 0 };
+        var finalsPerDecode = new Option<int>("--finals-per-decode") { Description = $"Most waiting finals one decode slot decodes together, decoder steps batched across streams (1-{DecodeScheduler.MaxFinalsPerDecode}; 1: each alone). Same results.", DefaultValueFactory = _ => defaults.FinalsPerDecode };
         var maxMessage = new Option<int>("--max-message-bytes") { Description = "Largest request message accepted; larger get RESOURCE_EXHAUSTED.", DefaultValueFactory = _ => defaults.MaxMessageBytes };
         var maxStream = new Option<double>("--max-stream-s") { Description = "Most audio per stream, in seconds; then finals and OUT_OF_RANGE.", DefaultValueFactory = _ => defaults.MaxStreamDuration.TotalSeconds };
         var idle = new Option<double>("--idle-timeout-s") { Description = "Seconds without audio before a stream ends (finals, then OUT_OF_RANGE).", DefaultValueFactory = _ => defaults.StreamIdleTimeout.TotalSeconds };
@@ -43,7 +45,7 @@ internal static class ServeCommand
 
         var command = new Command("serve", "Run the gRPC recognition server (asr.v1.Asr, grpc.health.v1, server reflection).")
         {
-            host, port, certificate, key, config, maxStreams, decodes, maxMessage, maxStream, idle, realTimeRate, realTimeBurst, responseQueue, slowReader,
+            host, port, certificate, key, config, maxStreams, decodes, finalsPerDecode, maxMessage, maxStream, idle, realTimeRate, realTimeBurst, responseQueue, slowReader,
             grace, apiKeys, apiKeysFile, metricsPort, metricsHost, logTranscripts, logFormat,
         };
         var engineOptions = EngineOptions.AddTo(command, streaming: true);
@@ -69,6 +71,7 @@ internal static class ServeCommand
             Override(parse, maxStreams, v => serviceOptions.MaxConcurrentStreams = v);
             Override(parse, maxMessage, v => serviceOptions.MaxMessageBytes = v);
             Override(parse, decodes, v => serviceOptions.ConcurrentDecodes = v);
+            Override(parse, finalsPerDecode, v => serviceOptions.FinalsPerDecode = v);
             Override(parse, maxStream, v => serviceOptions.MaxStreamDuration = Seconds(v));
             Override(parse, idle, v => serviceOptions.StreamIdleTimeout = Seconds(v));
             Override(parse, realTimeRate, v => serviceOptions.RealTimeMaxRate = v);
@@ -101,6 +104,12 @@ internal static class ServeCommand
 
             var json = parse.GetRequiredValue(logFormat) == "json";
             using var engine = Engine.Load(settings, cancellationToken);
+            if (serviceOptions.FinalsPerDecode > 1)
+            {
+                // Build (or read from the cache) the batched-step model now, not during the first busy moment.
+                engine.Recognizer.PrepareGroupDecoding();
+            }
+
             await using var server = AsrServerHost.Build(
                 engine.Recognizer, engine.VoiceActivity, serviceOptions, [endpoint],
                 configure: builder => ConfigureLogging(builder.Logging, json));

@@ -1,3 +1,6 @@
+using AsrService.Core.Recognition;
+using AsrService.Core.Vad;
+
 namespace AsrService.Core.Pipeline;
 
 /// <summary>
@@ -7,21 +10,45 @@ namespace AsrService.Core.Pipeline;
 /// interims therefore become rarer while finals keep their latency; past the stream limit, new calls are refused
 /// (RESOURCE_EXHAUSTED) by the service, never queued here.
 /// </summary>
+/// <remarks>
+/// With <see cref="FinalsPerDecode"/> above 1, finals that are waiting when a slot comes free are decoded together
+/// in that slot (<see cref="IRecognizerSession.RecognizeGroup"/>: one decoder call per token for all of them), the
+/// oldest first. Nothing waits to fill a group: under light load every group has one final. Each result is what a
+/// decode of that final alone would give.
+/// </remarks>
 public sealed class DecodeScheduler
 {
     private readonly SemaphoreSlim _slots;
+    private readonly List<PendingFinal> _pending = [];
     private int _waitingFinals;
     private long _skippedInterims;
+    private long _groups;
+    private long _groupedFinals;
 
     /// <param name="concurrentDecodes">Decodes that may run at the same time; each uses the recognizer's intra-op threads.</param>
-    public DecodeScheduler(int concurrentDecodes)
+    /// <param name="finalsPerDecode">Most waiting finals one slot decodes together (1: each alone).</param>
+    public DecodeScheduler(int concurrentDecodes, int finalsPerDecode = 1)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(concurrentDecodes, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(finalsPerDecode, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(finalsPerDecode, MaxFinalsPerDecode);
         ConcurrentDecodes = concurrentDecodes;
+        FinalsPerDecode = finalsPerDecode;
         _slots = new SemaphoreSlim(concurrentDecodes, concurrentDecodes);
     }
 
+    /// <summary>The largest <see cref="FinalsPerDecode"/>.</summary>
+    public const int MaxFinalsPerDecode = 16;
+
     public int ConcurrentDecodes { get; }
+
+    public int FinalsPerDecode { get; }
+
+    /// <summary>Group decodes run (each of two finals or more).</summary>
+    public long Groups => Interlocked.Read(ref _groups);
+
+    /// <summary>Finals decoded in those groups.</summary>
+    public long GroupedFinals => Interlocked.Read(ref _groupedFinals);
 
     /// <summary>Finals waiting for a slot now.</summary>
     public int WaitingFinals => Volatile.Read(ref _waitingFinals);
@@ -46,6 +73,169 @@ public sealed class DecodeScheduler
         }
 
         return new Lease(_slots);
+    }
+
+    /// <summary>
+    /// Decodes a closed segment's final (<see cref="SegmentDecoding.DecodeFinal"/>) in the next free slot, together
+    /// with the other finals waiting then, up to <see cref="FinalsPerDecode"/>. The decode runs on the session of the
+    /// caller that got the slot; every caller's session is idle while it waits here. Cancelling stops this caller's
+    /// wait; a group already running finishes for the others.
+    /// </summary>
+    public async ValueTask<RecognitionResult> DecodeFinalAsync(
+        IRecognizerSession session, SpeechSegment segment, VadOptions vad, CancellationToken cancellationToken)
+    {
+        if (FinalsPerDecode == 1)
+        {
+            using var lease = await EnterFinalAsync(cancellationToken).ConfigureAwait(false);
+            return SegmentDecoding.DecodeFinal(session, segment, vad, cancellationToken);
+        }
+
+        var mine = new PendingFinal(segment, vad);
+        lock (_pending)
+        {
+            _pending.Add(mine);
+        }
+
+        Interlocked.Increment(ref _waitingFinals);
+        using var stopWaiting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var slot = _slots.WaitAsync(stopWaiting.Token);
+        try
+        {
+            await Task.WhenAny(slot, mine.Result.Task).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (!slot.IsCompleted)
+            {
+                stopWaiting.Cancel();
+            }
+        }
+
+        bool haveSlot;
+        try
+        {
+            await slot.ConfigureAwait(false);
+            haveSlot = true;
+        }
+        catch (OperationCanceledException)
+        {
+            haveSlot = false;
+        }
+
+        List<PendingFinal>? group = null;
+        lock (_pending)
+        {
+            if (!mine.Taken && haveSlot)
+            {
+                group = TakeGroup(mine);
+            }
+            else if (!mine.Taken)
+            {
+                // Cancelled before any slot or group took it.
+                _pending.Remove(mine);
+                mine.Taken = true;
+                Interlocked.Decrement(ref _waitingFinals);
+            }
+        }
+
+        if (group is null)
+        {
+            if (haveSlot)
+            {
+                _slots.Release();
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+            return await mine.Result.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        try
+        {
+            DecodeGroup(session, group);
+        }
+        finally
+        {
+            _slots.Release();
+        }
+
+        return await mine.Result.Task.ConfigureAwait(false);
+    }
+
+    /// <summary>The oldest waiting finals, <paramref name="mine"/> always among them; called under the lock.</summary>
+    private List<PendingFinal> TakeGroup(PendingFinal mine)
+    {
+        var group = new List<PendingFinal>(FinalsPerDecode);
+        var others = 0;
+        foreach (var pending in _pending)
+        {
+            if (pending == mine)
+            {
+                group.Add(mine);
+            }
+            else if (others < FinalsPerDecode - 1)
+            {
+                group.Add(pending);
+                others++;
+            }
+            else if (group.Contains(mine))
+            {
+                break;
+            }
+        }
+        foreach (var pending in group)
+        {
+            pending.Taken = true;
+            _pending.Remove(pending);
+        }
+
+        Interlocked.Add(ref _waitingFinals, -group.Count);
+        return group;
+    }
+
+    private void DecodeGroup(IRecognizerSession session, List<PendingFinal> group)
+    {
+        if (group.Count > 1)
+        {
+            Interlocked.Increment(ref _groups);
+            Interlocked.Add(ref _groupedFinals, group.Count);
+        }
+
+        IReadOnlyList<RecognitionResult>? results = null;
+        try
+        {
+            results = group.Count == 1 ? null : session.RecognizeGroup(group.ConvertAll(p => p.Segment.Samples), CancellationToken.None);
+        }
+        catch (Exception) when (group.Count > 1)
+        {
+            // Decode each alone below, so that whatever failed fails only its own final.
+        }
+
+        for (var i = 0; i < group.Count; i++)
+        {
+            var pending = group[i];
+            try
+            {
+                pending.Result.TrySetResult(results is null
+                    ? SegmentDecoding.DecodeFinal(session, pending.Segment, pending.Vad, CancellationToken.None)
+                    : SegmentDecoding.RetryIfEmpty(session, pending.Segment, pending.Vad, results[i], CancellationToken.None));
+            }
+            catch (Exception e)
+            {
+                pending.Result.TrySetException(e);
+            }
+        }
+    }
+
+    private sealed class PendingFinal(SpeechSegment segment, VadOptions vad)
+    {
+        public SpeechSegment Segment { get; } = segment;
+
+        public VadOptions Vad { get; } = vad;
+
+        public TaskCompletionSource<RecognitionResult> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>Taken into a group (or withdrawn); guarded by the pending list's lock.</summary>
+        public bool Taken { get; set; }
     }
 
     /// <summary>Waits for a slot for a final decode, blocking the thread (for synchronous callers).</summary>

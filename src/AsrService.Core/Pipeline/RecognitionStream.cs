@@ -122,8 +122,7 @@ public sealed class RecognitionStream : IDisposable
             }
             else
             {
-                using var lease = await _scheduler.EnterFinalAsync(cancellationToken).ConfigureAwait(false);
-                result = SegmentDecoding.DecodeFinal(_session, segment, _options.Vad, cancellationToken);
+                result = await _scheduler.DecodeFinalAsync(_session, segment, _options.Vad, cancellationToken).ConfigureAwait(false);
             }
 
             if (result.Text.Length > 0)

@@ -13,10 +13,13 @@ internal static class SegmentDecoding
     // is decoded once more with all but this much of its leading pad removed.
     private static readonly TimeSpan s_retryLeadIn = TimeSpan.FromMilliseconds(200);
 
-    public static RecognitionResult DecodeFinal(IRecognizerSession session, SpeechSegment segment, VadOptions options, CancellationToken cancellationToken)
+    public static RecognitionResult DecodeFinal(IRecognizerSession session, SpeechSegment segment, VadOptions options, CancellationToken cancellationToken) =>
+        RetryIfEmpty(session, segment, options, session.Recognize(segment.Samples.Span, cancellationToken), cancellationToken);
+
+    /// <summary>The second half of <see cref="DecodeFinal"/>, for a <paramref name="result"/> decoded elsewhere (in a group).</summary>
+    public static RecognitionResult RetryIfEmpty(IRecognizerSession session, SpeechSegment segment, VadOptions options, RecognitionResult result, CancellationToken cancellationToken)
     {
         var samples = segment.Samples.Span;
-        var result = session.Recognize(samples, cancellationToken);
         var trim = VadOptions.ToSamples(options.EffectiveLeadingPad - s_retryLeadIn, segment.SampleRate);
         if (result.Text.Length > 0 || trim <= 0 || trim >= samples.Length / 2)
         {

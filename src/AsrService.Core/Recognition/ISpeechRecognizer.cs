@@ -34,6 +34,22 @@ public interface IRecognizerSession : IDisposable
     /// the model still agrees with it.
     /// </summary>
     RecognitionResult Recognize(ReadOnlySpan<float> samples, ReadOnlySpan<int> draft, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Decodes several segments (of any streams) from scratch; result i is what <see cref="Recognize(ReadOnlySpan{float}, CancellationToken)"/>
+    /// gives for segment i. A recognizer that can batch decoder calls across segments does so; this default decodes
+    /// them one after another.
+    /// </summary>
+    IReadOnlyList<RecognitionResult> RecognizeGroup(IReadOnlyList<ReadOnlyMemory<float>> segments, CancellationToken cancellationToken = default)
+    {
+        var results = new RecognitionResult[segments.Count];
+        for (var i = 0; i < results.Length; i++)
+        {
+            results[i] = Recognize(segments[i].Span, cancellationToken);
+        }
+
+        return results;
+    }
 }
 
 /// <summary>The text of one segment with its token ids and a confidence from the token log-probabilities.</summary>

@@ -27,15 +27,26 @@ internal sealed class RewrittenModelFile
     public static string CachedPathFor(string path) =>
         System.IO.Path.ChangeExtension(path, $".asr-r{QuantizedMatMulRewrite.Version}.onnx");
 
-    public static RewrittenModelFile Prepare(string path)
+    /// <summary>The merged decoder's batched-step model (<see cref="BatchedStepRewrite"/>), cached as <c>NAME.asr-bN.onnx</c>.</summary>
+    public static string CachedBatchedStepPathFor(string path) =>
+        System.IO.Path.ChangeExtension(path, $".asr-b{BatchedStepRewrite.Version}.onnx");
+
+    /// <summary>The file (or bytes) of <see cref="QuantizedMatMulRewrite"/> applied to <paramref name="path"/>.</summary>
+    public static RewrittenModelFile Prepare(string path) =>
+        Prepare(path, CachedPathFor(path), bytes => (QuantizedMatMulRewrite.Rewrite(bytes, out var replaced), replaced));
+
+    /// <summary>The file (or bytes) of the batched-step model built from the merged decoder at <paramref name="path"/>.</summary>
+    public static RewrittenModelFile PrepareBatchedStep(string path) =>
+        Prepare(path, CachedBatchedStepPathFor(path), bytes => (BatchedStepRewrite.Rewrite(bytes), 1));
+
+    private static RewrittenModelFile Prepare(string path, string cached, Func<byte[], (byte[]? Bytes, int Replaced)> rewrite)
     {
-        var cached = CachedPathFor(path);
         if (File.Exists(cached))
         {
             return new RewrittenModelFile(cached, null, -1);
         }
 
-        var bytes = QuantizedMatMulRewrite.Rewrite(File.ReadAllBytes(path), out var replaced);
+        var (bytes, replaced) = rewrite(File.ReadAllBytes(path));
         if (bytes is null)
         {
             return new RewrittenModelFile(path, null, 0);

@@ -1,0 +1,138 @@
+using System.Collections.Concurrent;
+using AsrService.Core.Pipeline;
+using AsrService.Core.Recognition;
+using AsrService.Core.Vad;
+
+namespace AsrService.Core.Tests.Pipeline;
+
+/// <summary>Finals that wait together decoded as one group (<see cref="DecodeScheduler.FinalsPerDecode"/> above 1).</summary>
+public sealed class DecodeSchedulerGroupTests
+{
+    private static readonly VadOptions s_vad = new();
+
+    [Fact]
+    public async Task DecodeFinalAsync_FinalsWaitingWhenASlotFrees_AreDecodedTogetherOldestFirst()
+    {
+        var scheduler = new DecodeScheduler(1, finalsPerDecode: 4);
+        var session = new CountingSession();
+        var held = await scheduler.EnterFinalAsync(CancellationToken.None);
+        var finals = new List<Task<RecognitionResult>>();
+        for (var length = 1000; length <= 6000; length += 1000)
+        {
+            finals.Add(scheduler.DecodeFinalAsync(session, Segment(length), s_vad, CancellationToken.None).AsTask());
+            while (scheduler.WaitingFinals < finals.Count)
+            {
+                await Task.Yield();
+            }
+        }
+
+        held.Dispose();
+        var results = await Task.WhenAll(finals);
+
+        Assert.Equal(["1000", "2000", "3000", "4000", "5000", "6000"], results.Select(r => r.Text));
+        Assert.Equal([1000, 2000, 3000, 4000], session.Groups.First());
+        Assert.Equal([5000, 6000], session.Groups.Last());
+        Assert.Equal(2, scheduler.Groups);
+        Assert.Equal(6, scheduler.GroupedFinals);
+        Assert.Equal(0, scheduler.WaitingFinals);
+        Assert.Equal(0, scheduler.RunningDecodes);
+    }
+
+    [Fact]
+    public async Task DecodeFinalAsync_NothingElseWaiting_DecodesAloneWithoutWaitingToFillAGroup()
+    {
+        var scheduler = new DecodeScheduler(2, finalsPerDecode: 8);
+        var session = new CountingSession();
+
+        var result = await scheduler.DecodeFinalAsync(session, Segment(3000), s_vad, CancellationToken.None);
+
+        Assert.Equal("3000", result.Text);
+        Assert.Empty(session.Groups);
+        Assert.Equal(1, session.Alone);
+        Assert.Equal(0, scheduler.Groups);
+    }
+
+    [Fact]
+    public async Task DecodeFinalAsync_GroupFails_DecodesEachAloneSoThatOnlyTheFailingFinalFails()
+    {
+        var scheduler = new DecodeScheduler(1, finalsPerDecode: 4);
+        var session = new CountingSession { FailingLength = 2000 };
+        var held = await scheduler.EnterFinalAsync(CancellationToken.None);
+        var finals = new[] { 1000, 2000, 3000 }.Select(n => scheduler.DecodeFinalAsync(session, Segment(n), s_vad, CancellationToken.None).AsTask()).ToArray();
+        while (scheduler.WaitingFinals < 3)
+        {
+            await Task.Yield();
+        }
+
+        held.Dispose();
+
+        Assert.Equal("1000", (await finals[0]).Text);
+        await Assert.ThrowsAsync<InvalidDataException>(() => finals[1]);
+        Assert.Equal("3000", (await finals[2]).Text);
+        Assert.Equal(0, scheduler.RunningDecodes);
+    }
+
+    [Fact]
+    public async Task DecodeFinalAsync_CancelledWhileWaiting_IsWithdrawnAndTheOthersAreDecoded()
+    {
+        var scheduler = new DecodeScheduler(1, finalsPerDecode: 4);
+        var session = new CountingSession();
+        var held = await scheduler.EnterFinalAsync(CancellationToken.None);
+        using var cancellation = new CancellationTokenSource();
+        var cancelled = scheduler.DecodeFinalAsync(session, Segment(1000), s_vad, cancellation.Token).AsTask();
+        var kept = scheduler.DecodeFinalAsync(session, Segment(2000), s_vad, CancellationToken.None).AsTask();
+        while (scheduler.WaitingFinals < 2)
+        {
+            await Task.Yield();
+        }
+
+        cancellation.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled);
+        held.Dispose();
+
+        Assert.Equal("2000", (await kept).Text);
+        Assert.DoesNotContain(session.Groups, g => g.Contains(1000));
+        Assert.Equal(0, scheduler.WaitingFinals);
+    }
+
+    [Fact]
+    public void Constructor_FinalsPerDecodeOutOfRange_Throws()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => new DecodeScheduler(1, 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new DecodeScheduler(1, DecodeScheduler.MaxFinalsPerDecode + 1));
+    }
+
+    private static SpeechSegment Segment(int samples) => new(0, samples, new float[samples]);
+
+    /// <summary>Answers each segment with its length; records which segments were decoded together.</summary>
+    private sealed class CountingSession : IRecognizerSession
+    {
+        public ConcurrentQueue<int[]> Groups { get; } = new();
+
+        public int Alone;
+
+        public int FailingLength { get; init; } = -1;
+
+        public RecognitionResult Recognize(ReadOnlySpan<float> samples, CancellationToken cancellationToken = default)
+        {
+            Interlocked.Increment(ref Alone);
+            return Answer(samples.Length);
+        }
+
+        public RecognitionResult Recognize(ReadOnlySpan<float> samples, ReadOnlySpan<int> draft, CancellationToken cancellationToken = default) =>
+            Recognize(samples, cancellationToken);
+
+        public IReadOnlyList<RecognitionResult> RecognizeGroup(IReadOnlyList<ReadOnlyMemory<float>> segments, CancellationToken cancellationToken = default)
+        {
+            Groups.Enqueue(segments.Select(s => s.Length).ToArray());
+            return segments.Select(s => Answer(s.Length)).ToArray();
+        }
+
+        private RecognitionResult Answer(int length) =>
+            length == FailingLength ? throw new InvalidDataException("bad segment") : new RecognitionResult(length.ToString(), [length], 1f);
+
+        public void Dispose()
+        {
+        }
+    }
+}
