@@ -56,17 +56,12 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
     /// </summary>
     public IReadOnlyList<RecognitionResult> RecognizeGroup(IReadOnlyList<ReadOnlyMemory<float>> segments, CancellationToken cancellationToken = default)
     {
-        var results = new RecognitionResult[segments.Count];
         if (_model.Options.BeamSize > 1 || segments.Count < 2)
         {
-            for (var i = 0; i < results.Length; i++)
-            {
-                results[i] = Recognize(segments[i].Span, cancellationToken);
-            }
-
-            return results;
+            return IRecognizerSession.RecognizeOneByOne(this, segments, cancellationToken);
         }
 
+        var results = new RecognitionResult[segments.Count];
         var started = OnnxRunClock.Start();
         try
         {

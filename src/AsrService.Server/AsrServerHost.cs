@@ -56,6 +56,12 @@ public static class AsrServerHost
         builder.Services.AddSingleton(recognizer);
         builder.Services.AddSingleton(voiceActivity);
         builder.Services.AddSingleton(options);
+        if (options.FinalsPerDecode > 1)
+        {
+            // Built (or read from the cache) now, not during the first busy moment.
+            recognizer.PrepareGroupDecoding();
+        }
+
         builder.Services.AddSingleton(new DecodeScheduler(options.ConcurrentDecodes > 0
             ? options.ConcurrentDecodes
             : Math.Max(1, Environment.ProcessorCount / Math.Max(1, recognizer.IntraOpThreads)), options.FinalsPerDecode));

@@ -81,10 +81,6 @@ internal static class BenchCommand
                         FinalsPerDecode = parse.GetValue(finalsPerDecode),
                     };
                     serviceOptions.Validate();
-                    if (serviceOptions.FinalsPerDecode > 1)
-                    {
-                        engine.Recognizer.PrepareGroupDecoding();
-                    }
 
                     local = AsrServerHost.Build(engine.Recognizer, engine.VoiceActivity, serviceOptions,
                         [new GrpcEndpointOptions { Host = "127.0.0.1", Port = 0 }], args: ["--Logging:LogLevel:Default=Warning"]);

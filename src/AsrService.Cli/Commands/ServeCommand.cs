@@ -104,11 +104,6 @@ internal static class ServeCommand
 
             var json = parse.GetRequiredValue(logFormat) == "json";
             using var engine = Engine.Load(settings, cancellationToken);
-            if (serviceOptions.FinalsPerDecode > 1)
-            {
-                // Build (or read from the cache) the batched-step model now, not during the first busy moment.
-                engine.Recognizer.PrepareGroupDecoding();
-            }
 
             await using var server = AsrServerHost.Build(
                 engine.Recognizer, engine.VoiceActivity, serviceOptions, [endpoint],

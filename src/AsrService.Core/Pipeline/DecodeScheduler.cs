@@ -166,22 +166,25 @@ public sealed class DecodeScheduler
     {
         var group = new List<PendingFinal>(FinalsPerDecode);
         var others = 0;
+        var haveMine = false;
         foreach (var pending in _pending)
         {
             if (pending == mine)
             {
                 group.Add(mine);
+                haveMine = true;
             }
             else if (others < FinalsPerDecode - 1)
             {
                 group.Add(pending);
                 others++;
             }
-            else if (group.Contains(mine))
+            else if (haveMine)
             {
                 break;
             }
         }
+
         foreach (var pending in group)
         {
             pending.Taken = true;

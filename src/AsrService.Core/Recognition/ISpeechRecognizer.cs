@@ -17,6 +17,14 @@ public interface ISpeechRecognizer : IDisposable
 
     /// <summary>Creates the per-stream decoding state. Buffers are sized once, here.</summary>
     IRecognizerSession CreateSession();
+
+    /// <summary>
+    /// Loads now whatever <see cref="IRecognizerSession.RecognizeGroup"/> needs beyond solo decoding, so that the
+    /// first group decode does not pay for it. Nothing by default.
+    /// </summary>
+    void PrepareGroupDecoding()
+    {
+    }
 }
 
 /// <summary>Decodes speech segments for one stream. Not thread-safe.</summary>
@@ -40,12 +48,16 @@ public interface IRecognizerSession : IDisposable
     /// gives for segment i. A recognizer that can batch decoder calls across segments does so; this default decodes
     /// them one after another.
     /// </summary>
-    IReadOnlyList<RecognitionResult> RecognizeGroup(IReadOnlyList<ReadOnlyMemory<float>> segments, CancellationToken cancellationToken = default)
+    IReadOnlyList<RecognitionResult> RecognizeGroup(IReadOnlyList<ReadOnlyMemory<float>> segments, CancellationToken cancellationToken = default) =>
+        RecognizeOneByOne(this, segments, cancellationToken);
+
+    /// <summary><see cref="Recognize(ReadOnlySpan{float}, CancellationToken)"/> on each segment in turn: the unbatched group decode.</summary>
+    static IReadOnlyList<RecognitionResult> RecognizeOneByOne(IRecognizerSession session, IReadOnlyList<ReadOnlyMemory<float>> segments, CancellationToken cancellationToken)
     {
         var results = new RecognitionResult[segments.Count];
         for (var i = 0; i < results.Length; i++)
         {
-            results[i] = Recognize(segments[i].Span, cancellationToken);
+            results[i] = session.Recognize(segments[i].Span, cancellationToken);
         }
 
         return results;

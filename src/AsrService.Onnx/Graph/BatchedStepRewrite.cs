@@ -68,7 +68,8 @@ internal static class BatchedStepRewrite
             throw new ModelLoadException("unexpected decoder graph: no cross-attention softmax (…/encoder_attn/Softmax) found");
         }
 
-        var read = ReadNames(step);
+        var read = new HashSet<string>();
+        QuantizedMatMulRewrite.CollectInputs(step, read);
         step.Initializer.AddRange(initializers.Values.Where(t => read.Contains(t.Name)));
         step.Input.AddRange(merged.Input.Where(i => read.Contains(i.Name) && !initializers.ContainsKey(i.Name)));
         step.Input.Add(BiasInput());
@@ -89,10 +90,11 @@ internal static class BatchedStepRewrite
 
         public Dictionary<string, Tensor> Initializers { get; } = initializers;
 
-        public List<Node> Added { get; } = [];
+        /// <summary>The rewritten node list, in order; <see cref="Emit"/> appends to it.</summary>
+        public List<Node> Nodes { get; } = [];
 
         public void Emit(string opType, string[] inputs, string output, params Proto.Attribute[] attributes) =>
-            Added.Add(new Node { Name = output, OpType = opType, Input = { inputs }, Output = { output }, Attribute = { attributes } });
+            Nodes.Add(new Node { Name = output, OpType = opType, Input = { inputs }, Output = { output }, Attribute = { attributes } });
 
         public void Constant(string name, int dataType, long[] dims, byte[] data)
         {
@@ -103,33 +105,34 @@ internal static class BatchedStepRewrite
         }
     }
 
-    private static int RewriteQuantization(Context context)
+    private static void RewriteQuantization(Context context)
     {
         var graph = context.Graph;
         context.Constant(Zero, Float, [], BitConverter.GetBytes(0f));
         context.Constant(QuantizedMaximum, Float, [], BitConverter.GetBytes(255f));
         context.Constant(SmallestScale, Float, [], BitConverter.GetBytes(float.Epsilon * (1 << 23)));
-        var transposed = graph.Node.Where(n => n.OpType == "Transpose" && n.Input.Count == 1 && context.Initializers.ContainsKey(n.Input[0]))
-            .ToDictionary(n => n.Output[0], n => context.Initializers[n.Input[0]]);
+        var transposed = new Dictionary<string, Tensor>();
+        foreach (var node in graph.Node)
+        {
+            if (QuantizedMatMulRewrite.IsWeightTranspose(node, context.Initializers, out var weight))
+            {
+                transposed[node.Output[0]] = weight;
+            }
+        }
 
         var rowZeroPoints = graph.Node.Where(n => n.OpType == "DynamicQuantizeLinear" && n.Domain.Length == 0).Select(n => n.Output[2]).ToHashSet();
-        var points = 0;
-        var rewritten = new List<Node>(graph.Node.Count);
+        var rewritten = context.Nodes;
         foreach (var node in graph.Node)
         {
             if (node.OpType == "DynamicQuantizeLinear" && node.Domain.Length == 0)
             {
-                points++;
-                context.Added.Clear();
                 QuantizeRows(context, node.Input[0], node.Output[0], node.Output[1], ZeroPointInt32(node.Output[2]));
-                rewritten.AddRange(context.Added);
                 continue;
             }
 
             if (node.OpType == "MatMulInteger" && node.Input.Count == 4 && rowZeroPoints.Contains(node.Input[2]))
             {
                 // The activation's zero point is now one per row: run with none and subtract its share after.
-                context.Added.Clear();
                 var zeroPoint = ZeroPointInt32(node.Input[2]);
                 var raw = node.Output[0] + "/without_zero_point";
                 var product = node.Clone();
@@ -137,14 +140,11 @@ internal static class BatchedStepRewrite
                 product.Output[0] = raw;
                 rewritten.Add(product);
                 SubtractZeroPoint(context, raw, zeroPoint, node.Input[1], node.Input[3], transposed, node.Output[0]);
-                rewritten.AddRange(context.Added);
                 continue;
             }
 
             if (node.OpType == "DynamicQuantizeMatMul" && node.Input.Count == 4)
             {
-                points++;
-                context.Added.Clear();
                 var x = node.Input[0];
                 var output = node.Output[0];
                 QuantizeRows(context, x, output + "/quantized", output + "/scale", output + "/zero_point");
@@ -153,7 +153,6 @@ internal static class BatchedStepRewrite
                 context.Emit("Cast", [output + "/int32"], output + "/float", IntAttribute("to", Float));
                 context.Emit("Mul", [output + "/scale", node.Input[2]], output + "/output_scale");
                 context.Emit("Mul", [output + "/float", output + "/output_scale"], output);
-                rewritten.AddRange(context.Added);
                 continue;
             }
 
@@ -162,7 +161,6 @@ internal static class BatchedStepRewrite
 
         graph.Node.Clear();
         graph.Node.AddRange(rewritten);
-        return points;
     }
 
     private static string ZeroPointInt32(string zeroPoint) => zeroPoint + "/int32";
@@ -288,17 +286,6 @@ internal static class BatchedStepRewrite
         }
 
         return all.Where((_, i) => live[i]).ToList();
-    }
-
-    private static HashSet<string> ReadNames(Proto.Graph graph)
-    {
-        var names = new HashSet<string>();
-        foreach (var node in graph.Node)
-        {
-            names.UnionWith(node.Input);
-        }
-
-        return names;
     }
 
     private static ValueInfo BiasInput() => new()

@@ -143,7 +143,7 @@ internal static class QuantizedMatMulRewrite
     /// A weight stored one way round and transposed in the graph (tied embedding and output projection); ONNX
     /// Runtime folds the transpose of a constant at load time, so the fused node still gets a constant weight.
     /// </summary>
-    private static bool IsWeightTranspose(Node node, Dictionary<string, Tensor> initializers, out Tensor weight)
+    internal static bool IsWeightTranspose(Node node, Dictionary<string, Tensor> initializers, out Tensor weight)
     {
         weight = null!;
         if (node.OpType != "Transpose" || node.Domain.Length != 0 || node.Input.Count != 1 || node.Output.Count != 1
@@ -171,7 +171,8 @@ internal static class QuantizedMatMulRewrite
 
     private static bool IsScalar(Tensor tensor) => tensor.Dims.All(d => d == 1);
 
-    private static void CollectInputs(Proto.Graph graph, HashSet<string> names)
+    /// <summary>Adds every name that a node of <paramref name="graph"/> or of a graph nested in it reads.</summary>
+    internal static void CollectInputs(Proto.Graph graph, HashSet<string> names)
     {
         foreach (var node in graph.Node)
         {
