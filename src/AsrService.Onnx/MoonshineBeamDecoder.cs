@@ -23,6 +23,7 @@ internal sealed class MoonshineBeamDecoder : IBeamSearchModel, IDisposable
     private readonly long[] _ids = new long[BeamSearch.MaxBeamSize];
     private readonly float[][] _self;
     private readonly float[][] _cross;
+    private readonly long[][] _crossShapes;
     private float[] _encoder = [];
     private BeamSearch? _search;
 
@@ -33,7 +34,6 @@ internal sealed class MoonshineBeamDecoder : IBeamSearchModel, IDisposable
     private int _maxTokens;
     private int _encoderFrames;
     private int _hidden;
-    private int _crossFrames;
 
     public MoonshineBeamDecoder(MoonshineRecognizer model, MoonshineDecoderInputs bindings, RunOptions runOptions)
     {
@@ -46,6 +46,7 @@ internal sealed class MoonshineBeamDecoder : IBeamSearchModel, IDisposable
         var cacheCount = bindings.CacheCount;
         _self = new float[cacheCount][];
         _cross = new float[cacheCount][];
+        _crossShapes = new long[cacheCount][];
         Array.Fill(_self, []);
         Array.Fill(_cross, []);
     }
@@ -97,9 +98,10 @@ internal sealed class MoonshineBeamDecoder : IBeamSearchModel, IDisposable
         _current = Run(_bindings.FirstOutputNames);
 
         // Every beam attends to the same audio: repeat the cross-attention caches and the encoder output once per beam.
-        _crossFrames = (int)_current[1 + cacheCount].GetTensorTypeAndShape().Shape[2];
+        // A row's cache keeps the shape the first call gave it (keys and values may be laid out differently).
         for (var i = 0; i < cacheCount; i++)
         {
+            _crossShapes[i] = _current[1 + cacheCount + i].GetTensorTypeAndShape().Shape;
             Repeat(_current[1 + cacheCount + i].GetTensorDataAsSpan<float>(), _beamSize, ref _cross[i]);
         }
 
@@ -141,7 +143,8 @@ internal sealed class MoonshineBeamDecoder : IBeamSearchModel, IDisposable
 
             for (var i = 0; i < cacheCount; i++)
             {
-                _stepValues[FirstPastInput + cacheCount + i] = Wrap(_cross[i], rows * heads * _crossFrames * headSize, [rows, heads, _crossFrames, headSize]);
+                var shape = _crossShapes[i];
+                _stepValues[FirstPastInput + cacheCount + i] = Wrap(_cross[i], rows * (int)(shape[1] * shape[2] * shape[3]), [rows, shape[1], shape[2], shape[3]]);
             }
 
             _stepValues[EncoderInput] = Wrap(_encoder, rows * _encoderFrames * _hidden, [rows, _encoderFrames, _hidden]);

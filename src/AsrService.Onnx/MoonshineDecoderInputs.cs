@@ -18,6 +18,7 @@ internal sealed class MoonshineDecoderInputs : IDisposable
 
     private readonly OrtValue _noCache;
     private readonly OrtValue _emptyCache;
+    private readonly OrtValue _emptyCrossKeys;
 
     public MoonshineDecoderInputs(MoonshineLayout layout)
     {
@@ -28,6 +29,9 @@ internal sealed class MoonshineDecoderInputs : IDisposable
         _noCache = OrtValue.CreateTensorValueFromMemory(new[] { false }, [1]);
         UseCache = OrtValue.CreateTensorValueFromMemory(new[] { true }, [1]);
         _emptyCache = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, TensorElementType.Float, [1, layout.Heads, 0, layout.HeadSize]);
+        _emptyCrossKeys = layout.CrossKeysTransposed
+            ? OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, TensorElementType.Float, [1, layout.Heads, layout.HeadSize, 0])
+            : _emptyCache;
     }
 
     /// <summary>Self-attention caches (keys and values of every layer); as many cross-attention caches follow them.</summary>
@@ -51,6 +55,10 @@ internal sealed class MoonshineDecoderInputs : IDisposable
         inputs[EncoderInput] = encoderOutput;
         inputs[CacheBranchInput] = _noCache;
         Array.Fill(inputs, _emptyCache, FirstPastInput, CacheCount * 2);
+        for (var i = FirstPastInput + CacheCount; i < FirstPastInput + CacheCount * 2; i += 2)
+        {
+            inputs[i] = _emptyCrossKeys; // layer-major, key then value
+        }
     }
 
     public void Dispose()
@@ -58,5 +66,9 @@ internal sealed class MoonshineDecoderInputs : IDisposable
         _noCache.Dispose();
         UseCache.Dispose();
         _emptyCache.Dispose();
+        if (_emptyCrossKeys != _emptyCache)
+        {
+            _emptyCrossKeys.Dispose();
+        }
     }
 }

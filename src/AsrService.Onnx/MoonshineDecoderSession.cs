@@ -54,11 +54,12 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
     /// Greedy decodes of several segments with their decoder steps batched (<see cref="MoonshineGroupDecoder"/>); with a
     /// beam search configured, or one segment, each is decoded alone.
     /// </summary>
-    public IReadOnlyList<RecognitionResult> RecognizeGroup(IReadOnlyList<ReadOnlyMemory<float>> segments, CancellationToken cancellationToken = default)
+    public IReadOnlyList<RecognitionResult> RecognizeGroup(
+        IReadOnlyList<ReadOnlyMemory<float>> segments, Action<int, RecognitionResult>? onResult = null, CancellationToken cancellationToken = default)
     {
         if (_model.Options.BeamSize > 1 || segments.Count < 2)
         {
-            return IRecognizerSession.RecognizeOneByOne(this, segments, cancellationToken);
+            return IRecognizerSession.RecognizeOneByOne(this, segments, onResult, cancellationToken);
         }
 
         var results = new RecognitionResult[segments.Count];
@@ -72,6 +73,7 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
                 if (segments[i].IsEmpty)
                 {
                     results[i] = RecognitionResult.Empty;
+                    onResult?.Invoke(i, results[i]);
                 }
                 else
                 {
@@ -82,11 +84,14 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
             for (var start = 0; start < decodable.Count; start += MoonshineGroupDecoder.MaxRows)
             {
                 var part = decodable.GetRange(start, Math.Min(MoonshineGroupDecoder.MaxRows, decodable.Count - start));
-                var decoded = _group.Decode(part.ConvertAll(i => segments[i]), segment => Encode(segment.Span), MaxTokens, cancellationToken);
-                for (var j = 0; j < part.Count; j++)
-                {
-                    results[part[j]] = decoded[j];
-                }
+                _group.Decode(
+                    part.ConvertAll(i => segments[i]), segment => Encode(segment.Span), MaxTokens,
+                    (j, result) =>
+                    {
+                        results[part[j]] = result;
+                        onResult?.Invoke(part[j], result);
+                    },
+                    cancellationToken);
             }
 
             return results;

@@ -1,6 +1,6 @@
 using AsrService.Core.Recognition;
 using Microsoft.ML.OnnxRuntime;
-using static AsrService.Onnx.MoonshineDecoderInputs;
+using Microsoft.ML.OnnxRuntime.Tensors;
 
 namespace AsrService.Onnx;
 
@@ -11,11 +11,14 @@ namespace AsrService.Onnx;
 /// in solo decoding. Those caches are then copied once into batch tensors padded to the longest segment's encoder
 /// frames, with a cross-attention bias that gives the padding no weight; every segment starts from the same one
 /// token, so the self-attention caches stay equally long and need no mask. From then on the step's present caches
-/// are bound as the next step's past, with no copies. A segment that has ended keeps its row until the group ends
-/// (its results are ignored), so groups of similar length waste least. Each row's tokens equal its solo greedy
-/// decode, because the batched model quantizes every row on its own scale (tested in the integration tests).
-/// Owned by a <see cref="MoonshineDecoderSession"/>, whose encoder buffers and first-call inputs it uses.
+/// are bound as the next step's past, with no copies.
 /// </summary>
+/// <remarks>
+/// A segment that ends (end-of-sequence or its token budget) is reported at once and leaves the batch: the last row
+/// moves into its place (one row of each cache copied), so later calls compute only the rows still decoding. Each
+/// row's tokens equal its solo greedy decode, because the batched model quantizes every row on its own scale (tested
+/// in the integration tests). Owned by a <see cref="MoonshineDecoderSession"/>, whose encoder it calls.
+/// </remarks>
 internal sealed class MoonshineGroupDecoder
 {
     private readonly MoonshineRecognizer _model;
@@ -29,6 +32,12 @@ internal sealed class MoonshineGroupDecoder
     private readonly long[] _bos = [TokenDecoder.BeginOfSequence];
     private readonly float[][] _self;
     private readonly float[][] _cross;
+    private readonly int _cacheCount;
+
+    // The step inputs this decoder wraps around its own buffers, and those over the previous step's presents (bound
+    // as the next pasts after rows left the batch; released once that step has run).
+    private readonly List<OrtValue> _wrapped = [];
+    private readonly List<OrtValue> _selfViews = [];
     private float[] _bias = [];
     private long[] _ids = [];
 
@@ -38,12 +47,13 @@ internal sealed class MoonshineGroupDecoder
         _layout = model.Layout;
         _bindings = bindings;
         _runOptions = runOptions;
+        _cacheCount = bindings.CacheCount;
         _stepInputNames = ["input_ids", .. _layout.PastDecoderNames, .. _layout.PastEncoderNames, Graph.BatchedStepRewrite.CrossAttentionBias];
         _stepOutputNames = bindings.StepOutputNames;
         _firstInputs = new OrtValue[bindings.Names.Length];
         _stepInputs = new OrtValue[_stepInputNames.Length];
-        _self = new float[bindings.CacheCount][];
-        _cross = new float[bindings.CacheCount][];
+        _self = new float[_cacheCount][];
+        _cross = new float[_cacheCount][];
         Array.Fill(_self, []);
         Array.Fill(_cross, []);
     }
@@ -53,23 +63,18 @@ internal sealed class MoonshineGroupDecoder
 
     /// <summary>
     /// Decodes <paramref name="segments"/> greedily; <paramref name="encode"/> runs the encoder on one segment and
-    /// <paramref name="maxTokens"/> gives each segment's token budget.
+    /// <paramref name="maxTokens"/> gives each segment's token budget. <paramref name="onResult"/> hears each
+    /// segment's result (by index) as soon as that segment ends, while the others go on decoding.
     /// </summary>
     public RecognitionResult[] Decode(
         IReadOnlyList<ReadOnlyMemory<float>> segments, Func<ReadOnlyMemory<float>, IDisposableReadOnlyCollection<OrtValue>> encode,
-        Func<int, int> maxTokens, CancellationToken cancellationToken)
+        Func<int, int> maxTokens, Action<int, RecognitionResult>? onResult, CancellationToken cancellationToken)
     {
         var rows = segments.Count;
         ArgumentOutOfRangeException.ThrowIfGreaterThan(rows, MaxRows, nameof(segments));
-        var cacheCount = _bindings.CacheCount;
-        var heads = _layout.Heads;
-        var headSize = _layout.HeadSize;
         var vocabulary = _layout.VocabularySize;
-        var tokens = new List<int>[rows];
-        var next = new int[rows];
-        var budget = new int[rows];
-        var logProbabilitySums = new double[rows];
-        var scored = new int[rows];
+        var decoding = new RowState[rows];
+        var results = new RecognitionResult[rows];
         var firsts = new IDisposableReadOnlyCollection<OrtValue>?[rows];
         IDisposableReadOnlyCollection<OrtValue>? current = null;
         try
@@ -79,8 +84,6 @@ internal sealed class MoonshineGroupDecoder
             for (var row = 0; row < rows; row++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                tokens[row] = [];
-                budget[row] = maxTokens(segments[row].Length);
                 using var encoded = encode(segments[row]);
                 using var ids = OrtValue.CreateTensorValueFromMemory(_bos, [1, 1]);
                 _bindings.BindFirstCall(_firstInputs, ids, encoded[0]);
@@ -88,125 +91,80 @@ internal sealed class MoonshineGroupDecoder
                 firsts[row] = _model.Decoder.Run(_runOptions, _bindings.Names, _firstInputs, _bindings.FirstOutputNames);
                 OnnxRunClock.StopRecognizer(started);
                 Array.Clear(_firstInputs);
-                next[row] = Logits.Greedy(firsts[row]![0].GetTensorDataAsSpan<float>()[^vocabulary..], out var logProbability);
-                logProbabilitySums[row] = logProbability;
-                scored[row] = 1;
-                frames[row] = (int)firsts[row]![1 + cacheCount].GetTensorTypeAndShape().Shape[2];
+                decoding[row] = new RowState(maxTokens(segments[row].Length));
+                decoding[row].Score(Logits.Greedy(firsts[row]![0].GetTensorDataAsSpan<float>()[^vocabulary..], out var logProbability), logProbability);
+                frames[row] = (int)firsts[row]![2 + _cacheCount].GetTensorTypeAndShape().Shape[2]; // a value cache: [1, heads, frames, head size]
             }
 
-            // Batch tensors: self caches hold one position (begin-of-sequence); cross caches are padded to the longest.
             var longest = frames.Max();
-            Fit(ref _bias, rows * longest);
-            Fit(ref _ids, rows);
-            for (var row = 0; row < rows; row++)
-            {
-                _bias.AsSpan(row * longest, frames[row]).Clear();
-                _bias.AsSpan(row * longest + frames[row], longest - frames[row]).Fill(float.NegativeInfinity);
-            }
-
-            for (var i = 0; i < cacheCount; i++)
-            {
-                Fit(ref _self[i], rows * heads * headSize);
-                Fit(ref _cross[i], rows * heads * longest * headSize);
-                for (var row = 0; row < rows; row++)
-                {
-                    firsts[row]![1 + i].GetTensorDataAsSpan<float>().CopyTo(_self[i].AsSpan(row * heads * headSize));
-                    var cross = firsts[row]![1 + cacheCount + i].GetTensorDataAsSpan<float>();
-                    var block = frames[row] * headSize;
-                    for (var head = 0; head < heads; head++)
-                    {
-                        var target = _cross[i].AsSpan(((row * heads) + head) * longest * headSize, longest * headSize);
-                        cross.Slice(head * block, block).CopyTo(target);
-                        target[block..].Clear();
-                    }
-                }
-            }
-
+            CopyIntoBatch(firsts, frames, longest);
             foreach (var first in firsts)
             {
                 first!.Dispose();
             }
 
             Array.Clear(firsts);
-            using var idsValue = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _ids.AsMemory(0, rows), [rows, 1]);
-            using var biasValue = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _bias.AsMemory(0, rows * longest), [rows, 1, 1, longest]);
-            var initialSelf = new OrtValue[cacheCount];
-            var crossValues = new OrtValue[cacheCount];
-            try
+
+            // Slot k of the batch holds row slots[k]. The self-attention pasts start as this decoder's buffers and
+            // are afterwards the previous step's presents.
+            var slots = Enumerable.Range(0, rows).ToArray();
+            var active = rows;
+            var pastLength = 1;
+            Bind(active, longest, pastLength, selfPasts: null);
+            while (true)
             {
-                for (var i = 0; i < cacheCount; i++)
+                cancellationToken.ThrowIfCancellationRequested();
+                var before = active;
+                for (var k = active - 1; k >= 0; k--)
                 {
-                    initialSelf[i] = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _self[i].AsMemory(0, rows * heads * headSize), [rows, heads, 1, headSize]);
-                    crossValues[i] = OrtValue.CreateTensorValueFromMemory(
-                        OrtMemoryInfo.DefaultInstance, _cross[i].AsMemory(0, rows * heads * longest * headSize), [rows, heads, longest, headSize]);
+                    var row = slots[k];
+                    if (!decoding[row].Ended)
+                    {
+                        continue;
+                    }
+
+                    results[row] = decoding[row].Result(_model.Tokens);
+                    onResult?.Invoke(row, results[row]);
+                    active--;
+                    if (k != active)
+                    {
+                        MoveSlot(active, k, before, current, longest);
+                        slots[k] = slots[active];
+                    }
                 }
 
-                _stepInputs[0] = idsValue;
-                Array.Copy(initialSelf, 0, _stepInputs, 1, cacheCount);
-                Array.Copy(crossValues, 0, _stepInputs, 1 + cacheCount, cacheCount);
-                _stepInputs[^1] = biasValue;
-                while (true)
+                if (active == 0)
                 {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    var active = 0;
-                    for (var row = 0; row < rows; row++)
-                    {
-                        if (next[row] != TokenDecoder.EndOfSequence && tokens[row].Count < budget[row])
-                        {
-                            tokens[row].Add(next[row]);
-                            _ids[row] = next[row];
-                            active++;
-                        }
-                        else
-                        {
-                            _ids[row] = TokenDecoder.EndOfSequence;
-                        }
-                    }
-
-                    if (active == 0)
-                    {
-                        break;
-                    }
-
-                    var started = OnnxRunClock.Start();
-                    var outputs = _model.BatchedStep.Run(_runOptions, _stepInputNames, _stepInputs, _stepOutputNames);
-                    OnnxRunClock.StopRecognizer(started);
-                    current?.Dispose();
-                    current = outputs;
-                    for (var i = 0; i < cacheCount; i++)
-                    {
-                        _stepInputs[1 + i] = current[1 + i];
-                    }
-
-                    var logits = current[0].GetTensorDataAsSpan<float>();
-                    for (var row = 0; row < rows; row++)
-                    {
-                        if (_ids[row] == TokenDecoder.EndOfSequence)
-                        {
-                            continue;
-                        }
-
-                        next[row] = Logits.Greedy(logits.Slice(row * vocabulary, vocabulary), out var logProbability);
-                        logProbabilitySums[row] += logProbability;
-                        scored[row]++;
-                    }
-                }
-            }
-            finally
-            {
-                foreach (var value in initialSelf.Concat(crossValues))
-                {
-                    value?.Dispose();
+                    break;
                 }
 
-                Array.Clear(_stepInputs);
-            }
+                if (active != before)
+                {
+                    Bind(active, longest, pastLength, current);
+                }
 
-            var results = new RecognitionResult[rows];
-            for (var row = 0; row < rows; row++)
-            {
-                var text = _model.Tokens.Decode(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(tokens[row]));
-                results[row] = new RecognitionResult(text, tokens[row].ToArray(), (float)Math.Exp(logProbabilitySums[row] / scored[row]));
+                for (var k = 0; k < active; k++)
+                {
+                    _ids[k] = decoding[slots[k]].Advance();
+                }
+
+                var started = OnnxRunClock.Start();
+                var outputs = _model.BatchedStep.Run(_runOptions, _stepInputNames, _stepInputs, _stepOutputNames);
+                OnnxRunClock.StopRecognizer(started);
+                ReleaseSelfViews();
+                current?.Dispose();
+                current = outputs;
+                pastLength++;
+                for (var i = 0; i < _cacheCount; i++)
+                {
+                    _stepInputs[1 + i] = current[1 + i];
+                }
+
+                var logits = current[0].GetTensorDataAsSpan<float>();
+                for (var k = 0; k < active; k++)
+                {
+                    decoding[slots[k]].Score(Logits.Greedy(logits.Slice(k * vocabulary, vocabulary), out var logProbability), logProbability);
+                }
             }
 
             return results;
@@ -219,7 +177,141 @@ internal sealed class MoonshineGroupDecoder
                 first?.Dispose();
             }
 
+            ReleaseWrapped();
             Array.Clear(_firstInputs);
+            Array.Clear(_stepInputs);
+        }
+    }
+
+    /// <summary>Copies each row's first-call caches into the batch buffers, padding the cross caches to <paramref name="longest"/> frames.</summary>
+    private void CopyIntoBatch(IDisposableReadOnlyCollection<OrtValue>?[] firsts, int[] frames, int longest)
+    {
+        var rows = firsts.Length;
+        var heads = _layout.Heads;
+        var headSize = _layout.HeadSize;
+        Fit(ref _bias, rows * longest);
+        Fit(ref _ids, rows);
+        for (var row = 0; row < rows; row++)
+        {
+            _bias.AsSpan(row * longest, frames[row]).Clear();
+            _bias.AsSpan(row * longest + frames[row], longest - frames[row]).Fill(float.NegativeInfinity);
+        }
+
+        for (var i = 0; i < _cacheCount; i++)
+        {
+            Fit(ref _self[i], rows * heads * headSize);
+            Fit(ref _cross[i], rows * heads * longest * headSize);
+            for (var row = 0; row < rows; row++)
+            {
+                firsts[row]![1 + i].GetTensorDataAsSpan<float>().CopyTo(_self[i].AsSpan(row * heads * headSize));
+                var cross = firsts[row]![1 + _cacheCount + i].GetTensorDataAsSpan<float>();
+                var target = _cross[i].AsSpan(row * heads * longest * headSize, heads * longest * headSize);
+                if (IsTransposedKey(i))
+                {
+                    CopyPadded(cross, target, heads * headSize, frames[row], longest);
+                }
+                else
+                {
+                    CopyPadded(cross, target, heads, frames[row] * headSize, longest * headSize);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Binds the step inputs for the first <paramref name="active"/> slots: token ids, bias and cross caches over
+    /// this decoder's buffers; the self-attention pasts over its buffers (<paramref name="selfPasts"/> null, before
+    /// the first step) or over the first slots of the last step's presents.
+    /// </summary>
+    private void Bind(int active, int longest, int pastLength, IDisposableReadOnlyCollection<OrtValue>? selfPasts)
+    {
+        var heads = _layout.Heads;
+        var headSize = _layout.HeadSize;
+        ReleaseWrapped();
+        _stepInputs[0] = Wrap(_ids.AsMemory(0, active), [active, 1]);
+        for (var i = 0; i < _cacheCount; i++)
+        {
+            long[] selfShape = [active, heads, pastLength, headSize];
+            _stepInputs[1 + i] = selfPasts is null
+                ? Wrap(_self[i].AsMemory(0, active * heads * headSize), selfShape)
+                : WrapNative(selfPasts[1 + i], selfShape, active * heads * pastLength * headSize);
+            _stepInputs[1 + _cacheCount + i] = Wrap(
+                _cross[i].AsMemory(0, active * heads * longest * headSize),
+                IsTransposedKey(i) ? [active, heads, headSize, longest] : [active, heads, longest, headSize]);
+        }
+
+        _stepInputs[^1] = Wrap(_bias.AsMemory(0, active * longest), [active, 1, 1, longest]);
+    }
+
+    /// <summary>Moves slot <paramref name="from"/> of every batch input into slot <paramref name="to"/> (of <paramref name="slots"/>).</summary>
+    private void MoveSlot(int from, int to, int slots, IDisposableReadOnlyCollection<OrtValue>? selfPasts, int longest)
+    {
+        MoveBlock(_bias, from, to, longest);
+        for (var i = 0; i < _cacheCount; i++)
+        {
+            var cross = _cross[i];
+            MoveBlock(cross, from, to, _layout.Heads * longest * _layout.HeadSize);
+            var self = selfPasts is null ? _self[i].AsSpan(0, slots * _layout.Heads * _layout.HeadSize) : selfPasts[1 + i].GetTensorMutableDataAsSpan<float>();
+            var block = self.Length / slots;
+            self.Slice(from * block, block).CopyTo(self.Slice(to * block, block));
+        }
+    }
+
+    private static void MoveBlock(float[] buffer, int from, int to, int block) =>
+        buffer.AsSpan(from * block, block).CopyTo(buffer.AsSpan(to * block, block));
+
+    private OrtValue Wrap<T>(Memory<T> memory, long[] shape)
+        where T : unmanaged
+    {
+        var value = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, memory, shape);
+        _wrapped.Add(value);
+        return value;
+    }
+
+    // A tensor over the first `length` floats of another (ONNX Runtime's) tensor, which must outlive it.
+    private unsafe OrtValue WrapNative(OrtValue owner, long[] shape, long length)
+    {
+        fixed (float* data = owner.GetTensorMutableDataAsSpan<float>())
+        {
+            var value = OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, TensorElementType.Float, shape, (IntPtr)data, length * sizeof(float));
+            _selfViews.Add(value);
+            return value;
+        }
+    }
+
+    /// <summary>Disposes the views over the previous step's presents (called once the step that read them has run).</summary>
+    private void ReleaseSelfViews()
+    {
+        foreach (var value in _selfViews)
+        {
+            value.Dispose();
+        }
+
+        _selfViews.Clear();
+    }
+
+    private void ReleaseWrapped()
+    {
+        ReleaseSelfViews();
+        foreach (var value in _wrapped)
+        {
+            value.Dispose();
+        }
+
+        _wrapped.Clear();
+    }
+
+    /// <summary>Whether cross cache <paramref name="index"/> (layer-major, key then value) is a key in the rewritten layout.</summary>
+    private bool IsTransposedKey(int index) => index % 2 == 0 && _layout.CrossKeysTransposed;
+
+    /// <summary>Copies <paramref name="lines"/> runs of <paramref name="run"/> floats to a stride of <paramref name="stride"/>, zeroing the padding.</summary>
+    private static void CopyPadded(ReadOnlySpan<float> source, Span<float> target, int lines, int run, int stride)
+    {
+        for (var line = 0; line < lines; line++)
+        {
+            var to = target.Slice(line * stride, stride);
+            source.Slice(line * run, run).CopyTo(to);
+            to[run..].Clear();
         }
     }
 
@@ -229,5 +321,34 @@ internal sealed class MoonshineGroupDecoder
         {
             buffer = new T[length];
         }
+    }
+
+    /// <summary>One segment's greedy decode: its tokens so far, the token chosen next, and the running score.</summary>
+    private sealed class RowState(int budget)
+    {
+        private readonly List<int> _tokens = [];
+        private double _logProbabilitySum;
+        private int _scored;
+        private int _next;
+
+        /// <summary>End-of-sequence chosen, or the token budget spent.</summary>
+        public bool Ended => _next == TokenDecoder.EndOfSequence || _tokens.Count >= budget;
+
+        public void Score(int next, double logProbability)
+        {
+            _next = next;
+            _logProbabilitySum += logProbability;
+            _scored++;
+        }
+
+        /// <summary>Takes the chosen token into the sequence and returns it as the next step's input.</summary>
+        public int Advance()
+        {
+            _tokens.Add(_next);
+            return _next;
+        }
+
+        public RecognitionResult Result(TokenDecoder tokens) =>
+            new(tokens.Decode(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_tokens)), _tokens.ToArray(), (float)Math.Exp(_logProbabilitySum / _scored));
     }
 }

@@ -22,8 +22,6 @@ public sealed class MoonshineRecognizer : ISpeechRecognizer
         options.Validate();
         ModelName = modelName;
         Options = options;
-        _batchedStep = new Lazy<InferenceSession>(
-            () => OnnxSessionFactory.CreateBatchedStep(decoderPath, options, provider, cache), LazyThreadSafetyMode.ExecutionAndPublication);
         Tokens = tokens;
         Provider = provider;
         _encoder = OnnxSessionFactory.Create(encoderPath, options, provider: provider, cache: cache);
@@ -38,6 +36,10 @@ public sealed class MoonshineRecognizer : ISpeechRecognizer
             _decoder?.Dispose();
             throw;
         }
+
+        var crossKeysTransposed = Layout.CrossKeysTransposed;
+        _batchedStep = new Lazy<InferenceSession>(
+            () => OnnxSessionFactory.CreateBatchedStep(decoderPath, crossKeysTransposed, options, provider, cache), LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
     public string ModelName { get; }
@@ -80,9 +82,10 @@ public sealed class MoonshineRecognizer : ISpeechRecognizer
 /// <summary>The decoder's shape, read from its inputs: layers, heads, head size, vocabulary, and the input names.</summary>
 internal sealed class MoonshineLayout
 {
-    private MoonshineLayout(int layers, int heads, int headSize, int vocabularySize)
+    private MoonshineLayout(int layers, int heads, int headSize, int vocabularySize, bool crossKeysTransposed)
     {
         Layers = layers;
+        CrossKeysTransposed = crossKeysTransposed;
         Heads = heads;
         HeadSize = headSize;
         VocabularySize = vocabularySize;
@@ -111,6 +114,13 @@ internal sealed class MoonshineLayout
 
     public int VocabularySize { get; }
 
+    /// <summary>
+    /// Whether the cross-attention key caches are [batch, heads, head size, frames], scaled (the decoder was rewritten
+    /// by <see cref="Graph.CrossAttentionKeyRewrite"/>), rather than [batch, heads, frames, head size] as exported.
+    /// The value caches are always [batch, heads, frames, head size].
+    /// </summary>
+    public bool CrossKeysTransposed { get; }
+
     /// <summary>past_key_values.{layer}.decoder.{key,value}, layer-major.</summary>
     public string[] PastDecoderNames { get; }
 
@@ -137,6 +147,7 @@ internal sealed class MoonshineLayout
         }
 
         var cache = inputs["past_key_values.0.decoder.key"].Dimensions;
-        return new MoonshineLayout(layers, cache[1], cache[3], logits.Dimensions[2]);
+        var crossKey = inputs["past_key_values.0.encoder.key"].Dimensions;
+        return new MoonshineLayout(layers, cache[1], cache[3], logits.Dimensions[2], crossKeysTransposed: crossKey[2] == cache[3] && crossKey[3] < 0);
     }
 }

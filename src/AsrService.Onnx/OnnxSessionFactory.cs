@@ -35,13 +35,24 @@ internal static class OnnxSessionFactory
     }
 
     public static InferenceSession Create(string path, InferenceOptions options, int? intraOpThreads = null, ExecutionProviderKind provider = ExecutionProviderKind.Cpu, ModelCache? cache = null) =>
-        Create(path, options, intraOpThreads, provider, cache, batchedStep: false);
+        Create(path, options, intraOpThreads, provider, cache, BatchedStepKeys.None);
 
-    /// <summary>A session on the batched-step model built from the merged decoder at <paramref name="path"/> (<see cref="BatchedStepRewrite"/>).</summary>
-    public static InferenceSession CreateBatchedStep(string path, InferenceOptions options, ExecutionProviderKind provider, ModelCache? cache) =>
-        Create(path, options, null, provider, cache, batchedStep: true);
+    /// <summary>
+    /// A session on the batched-step model built from the merged decoder at <paramref name="path"/>
+    /// (<see cref="BatchedStepRewrite"/>), taking its cross-attention keys in the layout that the solo decoder
+    /// session returns them in (<paramref name="crossKeysTransposed"/>, see <see cref="MoonshineLayout.CrossKeysTransposed"/>).
+    /// </summary>
+    public static InferenceSession CreateBatchedStep(string path, bool crossKeysTransposed, InferenceOptions options, ExecutionProviderKind provider, ModelCache? cache) =>
+        Create(path, options, null, provider, cache, batchedStep: crossKeysTransposed ? BatchedStepKeys.Transposed : BatchedStepKeys.AsExported);
 
-    private static InferenceSession Create(string path, InferenceOptions options, int? intraOpThreads, ExecutionProviderKind provider, ModelCache? cache, bool batchedStep)
+    private enum BatchedStepKeys
+    {
+        None,
+        Transposed,
+        AsExported,
+    }
+
+    private static InferenceSession Create(string path, InferenceOptions options, int? intraOpThreads, ExecutionProviderKind provider, ModelCache? cache, BatchedStepKeys batchedStep = BatchedStepKeys.None)
     {
         if (!File.Exists(path))
         {
@@ -71,9 +82,11 @@ internal static class OnnxSessionFactory
 
         try
         {
-            if (batchedStep || (provider == ExecutionProviderKind.Cpu && options.RewriteGraphs))
+            if (batchedStep != BatchedStepKeys.None || (provider == ExecutionProviderKind.Cpu && options.RewriteGraphs))
             {
-                var rewritten = batchedStep ? RewrittenModelFile.PrepareBatchedStep(path) : RewrittenModelFile.Prepare(path);
+                var rewritten = batchedStep == BatchedStepKeys.None
+                    ? RewrittenModelFile.Prepare(path)
+                    : RewrittenModelFile.PrepareBatchedStep(path, batchedStep == BatchedStepKeys.Transposed);
                 return rewritten.Bytes is { } bytes ? new InferenceSession(bytes, sessionOptions) : new InferenceSession(rewritten.Path, sessionOptions);
             }
 

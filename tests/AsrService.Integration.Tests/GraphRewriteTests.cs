@@ -8,7 +8,10 @@ using Xunit.Abstractions;
 
 namespace AsrService.Integration.Tests;
 
-/// <summary>The load-time rewrite of dequantized MatMuls, on the real Moonshine decoder and on small hand-built graphs.</summary>
+/// <summary>
+/// The load-time rewrites (dequantized MatMuls fused, cross-attention keys stored transposed), on the real Moonshine
+/// decoder and on small hand-built graphs.
+/// </summary>
 [Collection(ModelCollection.Name)]
 public sealed class GraphRewriteTests(ModelFixture models, ITestOutputHelper output)
 {
@@ -57,6 +60,69 @@ public sealed class GraphRewriteTests(ModelFixture models, ITestOutputHelper out
     }
 
     [Fact]
+    public void TinyDecoderCrossKeysAreReturnedTransposedAndReadAsTheyCome()
+    {
+        var path = models.Cache.Ensure(models.Cache.Manifest.Get("tiny"))["decoder"];
+        var model = Model.Parser.ParseFrom(File.ReadAllBytes(path));
+        var layers = models.Tiny.Layout.Layers;
+        var cached = model.Graph.Node.Single().Attribute.Single(a => a.Name == "then_branch").G;
+        Assert.All(Enumerable.Range(0, layers), layer =>
+            Assert.Equal("Transpose", Assert.Single(cached.Node, n => n.Input.Contains($"past_key_values.{layer}.encoder.key")).OpType));
+
+        Assert.Equal(layers, CrossAttentionKeyRewrite.Apply(model));
+
+        // Every cached step's query-key product reads the past keys directly, and the declared shapes follow.
+        var first = model.Graph.Node.Single().Attribute.Single(a => a.Name == "else_branch").G;
+        Assert.All(Enumerable.Range(0, layers), layer =>
+        {
+            Assert.Equal("MatMul", Assert.Single(cached.Node, n => n.Input.Contains($"past_key_values.{layer}.encoder.key")).OpType);
+            Assert.Equal("Mul", Assert.Single(first.Node, n => n.Output.Contains($"present.{layer}.encoder.key")).OpType);
+            var dims = model.Graph.Input.Single(i => i.Name == $"past_key_values.{layer}.encoder.key").Type.TensorType.Shape.Dim;
+            Assert.Equal(models.Tiny.Layout.HeadSize, dims[2].DimValue);
+            Assert.Equal("encoder_sequence_length_out", dims[3].DimParam);
+        });
+
+        // A second pass finds nothing to do: the first call's keys no longer leave through a transpose.
+        Assert.Equal(0, CrossAttentionKeyRewrite.Apply(model));
+    }
+
+    [DataFact]
+    public void CrossKeyRewriteChangesNoResult()
+    {
+        // The same decoder with and without the cross-key rewrite (both with the MatMul fusion): every token and
+        // every confidence must agree, since the rewrite only moves a transpose and a scaling into the first call.
+        var folder = Directory.CreateTempSubdirectory("asr-crosskey-");
+        try
+        {
+            var files = models.Cache.Ensure(models.Cache.Manifest.Get("tiny"));
+            var model = Model.Parser.ParseFrom(File.ReadAllBytes(files["decoder"]));
+            Assert.True(QuantizedMatMulRewrite.Apply(model) > 0);
+            var fusedOnly = Path.Combine(folder.FullName, "decoder.onnx");
+            File.WriteAllBytes(fusedOnly, model.ToByteArray());
+            var tokens = TokenDecoder.FromLlamaTokenizerJs(models.Cache.Ensure(models.Cache.Manifest.Get("tokenizer").Files["vocabulary"]));
+            using var plainKeys = new MoonshineRecognizer("tiny", files["encoder"], fusedOnly, tokens, new InferenceOptions { RewriteGraphs = false });
+            Assert.False(plainKeys.Layout.CrossKeysTransposed);
+            Assert.True(models.Tiny.Layout.CrossKeysTransposed);
+
+            using var expectedSession = plainKeys.CreateSession();
+            using var actualSession = models.Tiny.CreateSession();
+            foreach (var file in TestData.Wavs("librispeech-test-other-dev").Take(8))
+            {
+                var samples = TestData.Read(file);
+                var expected = expectedSession.Recognize(samples);
+                var actual = actualSession.Recognize(samples);
+                Assert.Equal(expected.TokenIds, actual.TokenIds);
+                Assert.Equal(expected.Confidence, actual.Confidence);
+                output.WriteLine($"{Path.GetFileName(file)}: {actual.TokenIds.Count} tokens, confidence {expected.Confidence:R} / {actual.Confidence:R}");
+            }
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public void PerChannelScalesAreLeftAlone()
     {
         var model = HandBuilt(scaleDims: [4]);
@@ -74,7 +140,7 @@ public sealed class GraphRewriteTests(ModelFixture models, ITestOutputHelper out
         var withDocString = Concat(model.ToByteArray(), GraphDocString("kept"));
         var parsed = Model.Parser.ParseFrom(withDocString);
 
-        var bytes = QuantizedMatMulRewrite.Rewrite(withDocString, out var replaced);
+        var (bytes, replaced) = RewrittenModelFile.Rewrite(withDocString);
 
         Assert.Equal(1, replaced);
         var rewritten = Model.Parser.ParseFrom(bytes);

@@ -1,3 +1,4 @@
+using AsrService.Core.Recognition;
 using AsrService.Onnx;
 using AsrService.Onnx.Graph;
 
@@ -40,7 +41,7 @@ public sealed class GroupDecodingTests(ModelFixture models)
     public void BatchedStepModel_QuantizesEveryInt8LayerPerRowAndBiasesEveryCrossAttention()
     {
         var source = models.Cache.Ensure(models.Cache.Manifest.Get("tiny"), CancellationToken.None)["decoder"];
-        var (points, softmaxes, _) = BatchedStepRewrite.Describe(BatchedStepRewrite.Rewrite(File.ReadAllBytes(source)));
+        var (points, softmaxes, _) = BatchedStepRewrite.Describe(BatchedStepRewrite.Rewrite(File.ReadAllBytes(source), crossKeysTransposed: true));
 
         // Per layer: q/k/v, attention output, cross-attention query, its output, and the two feed-forward inputs
         // (six dynamic quantizations), plus the output projection.
@@ -55,8 +56,15 @@ public sealed class GroupDecodingTests(ModelFixture models)
         using var session = new MoonshineDecoderSession(model);
         var solo = audio.Select(a => session.Recognize(a)).ToArray();
 
-        var group = session.RecognizeGroup(audio.Select(a => (ReadOnlyMemory<float>)a).ToArray());
+        var reported = new List<(int Index, RecognitionResult Result)>();
+        var group = session.RecognizeGroup(audio.Select(a => (ReadOnlyMemory<float>)a).ToArray(), (i, result) => reported.Add((i, result)));
 
+        // Each result is reported once, as its row ends: rows that need fewer steps leave the batch (and are
+        // answered) first, and the rows moved into their places keep decoding their own segments.
+        Assert.Equal(Enumerable.Range(0, count), reported.Select(r => r.Index).Order());
+        Assert.All(reported, r => Assert.Same(group[r.Index], r.Result));
+        Assert.Equal(reported.Select(r => r.Result.TokenIds.Count).Order(), reported.Select(r => r.Result.TokenIds.Count));
+        Assert.True(reported.Select(r => r.Result.TokenIds.Count).Distinct().Count() > 2, "the rows should end at different steps");
         for (var i = 0; i < count; i++)
         {
             Assert.True(solo[i].TokenIds.Count > 3, $"utterance {i} should decode to a sentence");

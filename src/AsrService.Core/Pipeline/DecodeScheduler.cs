@@ -14,7 +14,7 @@ namespace AsrService.Core.Pipeline;
 /// With <see cref="FinalsPerDecode"/> above 1, finals that are waiting when a slot comes free are decoded together
 /// in that slot (<see cref="IRecognizerSession.RecognizeGroup"/>: one decoder call per token for all of them), the
 /// oldest first. Nothing waits to fill a group: under light load every group has one final. Each result is what a
-/// decode of that final alone would give.
+/// decode of that final alone would give, and is answered as soon as that final's decode ends, not when the group's.
 /// </remarks>
 public sealed class DecodeScheduler
 {
@@ -206,16 +206,32 @@ public sealed class DecodeScheduler
         IReadOnlyList<RecognitionResult>? results = null;
         try
         {
-            results = group.Count == 1 ? null : session.RecognizeGroup(group.ConvertAll(p => p.Segment.Samples), CancellationToken.None);
+            // A result that needs no second decode is answered as soon as its row ends, while longer members of the
+            // group are still decoding.
+            results = group.Count == 1 ? null : session.RecognizeGroup(
+                group.ConvertAll(p => p.Segment.Samples),
+                (i, result) =>
+                {
+                    if (!SegmentDecoding.NeedsRetry(group[i].Segment, group[i].Vad, result, out _))
+                    {
+                        group[i].Result.TrySetResult(result);
+                    }
+                },
+                CancellationToken.None);
         }
         catch (Exception) when (group.Count > 1)
         {
-            // Decode each alone below, so that whatever failed fails only its own final.
+            // Decode alone below each final not answered yet, so that whatever failed fails only its own final.
         }
 
         for (var i = 0; i < group.Count; i++)
         {
             var pending = group[i];
+            if (pending.Result.Task.IsCompleted)
+            {
+                continue;
+            }
+
             try
             {
                 pending.Result.TrySetResult(results is null

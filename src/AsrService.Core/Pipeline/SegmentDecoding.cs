@@ -17,15 +17,16 @@ internal static class SegmentDecoding
         RetryIfEmpty(session, segment, options, session.Recognize(segment.Samples.Span, cancellationToken), cancellationToken);
 
     /// <summary>The second half of <see cref="DecodeFinal"/>, for a <paramref name="result"/> decoded elsewhere (in a group).</summary>
-    public static RecognitionResult RetryIfEmpty(IRecognizerSession session, SpeechSegment segment, VadOptions options, RecognitionResult result, CancellationToken cancellationToken)
-    {
-        var samples = segment.Samples.Span;
-        var trim = VadOptions.ToSamples(options.EffectiveLeadingPad - s_retryLeadIn, segment.SampleRate);
-        if (result.Text.Length > 0 || trim <= 0 || trim >= samples.Length / 2)
-        {
-            return result;
-        }
+    public static RecognitionResult RetryIfEmpty(IRecognizerSession session, SpeechSegment segment, VadOptions options, RecognitionResult result, CancellationToken cancellationToken) =>
+        NeedsRetry(segment, options, result, out var trim) ? session.Recognize(segment.Samples.Span[trim..], cancellationToken) : result;
 
-        return session.Recognize(samples[(int)trim..], cancellationToken);
+    /// <summary>
+    /// Whether <paramref name="result"/> is empty although the segment has a lead-in worth trimming (<see cref="RetryIfEmpty"/>
+    /// then decodes it again from sample <paramref name="trim"/>); false means the result is final as it is.
+    /// </summary>
+    public static bool NeedsRetry(SpeechSegment segment, VadOptions options, RecognitionResult result, out int trim)
+    {
+        trim = (int)VadOptions.ToSamples(options.EffectiveLeadingPad - s_retryLeadIn, segment.SampleRate);
+        return result.Text.Length == 0 && trim > 0 && trim < segment.Samples.Length / 2;
     }
 }

@@ -46,18 +46,22 @@ public interface IRecognizerSession : IDisposable
     /// <summary>
     /// Decodes several segments (of any streams) from scratch; result i is what <see cref="Recognize(ReadOnlySpan{float}, CancellationToken)"/>
     /// gives for segment i. A recognizer that can batch decoder calls across segments does so; this default decodes
-    /// them one after another.
+    /// them one after another. <paramref name="onResult"/> hears each result (with its index) as soon as it is known,
+    /// on the calling thread and before this returns, so that a short segment need not wait for a long one.
     /// </summary>
-    IReadOnlyList<RecognitionResult> RecognizeGroup(IReadOnlyList<ReadOnlyMemory<float>> segments, CancellationToken cancellationToken = default) =>
-        RecognizeOneByOne(this, segments, cancellationToken);
+    IReadOnlyList<RecognitionResult> RecognizeGroup(
+        IReadOnlyList<ReadOnlyMemory<float>> segments, Action<int, RecognitionResult>? onResult = null, CancellationToken cancellationToken = default) =>
+        RecognizeOneByOne(this, segments, onResult, cancellationToken);
 
     /// <summary><see cref="Recognize(ReadOnlySpan{float}, CancellationToken)"/> on each segment in turn: the unbatched group decode.</summary>
-    static IReadOnlyList<RecognitionResult> RecognizeOneByOne(IRecognizerSession session, IReadOnlyList<ReadOnlyMemory<float>> segments, CancellationToken cancellationToken)
+    static IReadOnlyList<RecognitionResult> RecognizeOneByOne(
+        IRecognizerSession session, IReadOnlyList<ReadOnlyMemory<float>> segments, Action<int, RecognitionResult>? onResult, CancellationToken cancellationToken)
     {
         var results = new RecognitionResult[segments.Count];
         for (var i = 0; i < results.Length; i++)
         {
             results[i] = session.Recognize(segments[i].Span, cancellationToken);
+            onResult?.Invoke(i, results[i]);
         }
 
         return results;

@@ -28,7 +28,7 @@ namespace AsrService.Onnx.Graph;
 internal static class BatchedStepRewrite
 {
     /// <summary>Bumped whenever the output changes, so that cached files are rebuilt.</summary>
-    public const int Version = 1;
+    public const int Version = 2;
 
     public const string CrossAttentionBias = "cross_attn_bias";
 
@@ -40,11 +40,20 @@ internal static class BatchedStepRewrite
     private const string QuantizedMaximum = "asr_row_quantization/255";
     private const string SmallestScale = "asr_row_quantization/smallest_scale";
 
-    /// <summary>Returns the serialized step model; throws <see cref="ModelLoadException"/> when the decoder does not have the expected shape.</summary>
-    public static byte[] Rewrite(ReadOnlySpan<byte> mergedDecoder)
+    /// <summary>
+    /// Returns the serialized step model, taking its cross-attention keys transposed and scaled
+    /// (<see cref="CrossAttentionKeyRewrite"/>) or as exported, to match the solo decoder whose first calls feed it.
+    /// Throws <see cref="ModelLoadException"/> when the decoder does not have the expected shape.
+    /// </summary>
+    public static byte[] Rewrite(ReadOnlySpan<byte> mergedDecoder, bool crossKeysTransposed)
     {
         var model = Model.Parser.ParseFrom(mergedDecoder);
         QuantizedMatMulRewrite.Apply(model);
+        if (crossKeysTransposed && CrossAttentionKeyRewrite.Apply(model) == 0)
+        {
+            throw new ModelLoadException("unexpected decoder graph: the cross-attention keys could not be re-laid");
+        }
+
         var merged = model.Graph ?? throw new ModelLoadException("the decoder model has no graph");
         var branch = merged.Node.Count == 1 && merged.Node[0].OpType == "If"
             ? merged.Node[0].Attribute.FirstOrDefault(a => a.Name == "then_branch")?.G

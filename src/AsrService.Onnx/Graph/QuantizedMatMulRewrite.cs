@@ -21,15 +21,12 @@ namespace AsrService.Onnx.Graph;
 /// </remarks>
 internal static class QuantizedMatMulRewrite
 {
-    /// <summary>Bumped whenever the rewrite's output changes, so that cached rewritten models are rebuilt.</summary>
-    public const int Version = 1;
-
     private const string MicrosoftDomain = "com.microsoft";
     private const int Float = 1;
     private const int UInt8 = 2;
     private const int Int8 = 3;
 
-    /// <summary>Rewrites a serialized model. Returns the number of MatMul nodes replaced; 0 leaves <paramref name="model"/> as it was.</summary>
+    /// <summary>Rewrites <paramref name="model"/> in place. Returns the number of MatMul nodes replaced; 0 leaves it as it was.</summary>
     public static int Apply(Model model)
     {
         if (model.Graph is null)
@@ -44,13 +41,6 @@ internal static class QuantizedMatMulRewrite
         }
 
         return replaced;
-    }
-
-    public static byte[]? Rewrite(ReadOnlySpan<byte> modelBytes, out int replaced)
-    {
-        var model = Model.Parser.ParseFrom(modelBytes);
-        replaced = Apply(model);
-        return replaced == 0 ? null : model.ToByteArray();
     }
 
     private static int RewriteGraph(Proto.Graph graph, Dictionary<string, Tensor> outerInitializers)

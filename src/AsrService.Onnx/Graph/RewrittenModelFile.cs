@@ -1,8 +1,9 @@
 namespace AsrService.Onnx.Graph;
 
 /// <summary>
-/// Applies the load-time rewrites to a model file and caches the result beside it (<c>NAME.asr-rN.onnx</c>, where N
-/// is the rewrite's version), so the rewrite runs once per machine. The source files are checksum-verified
+/// Applies the load-time rewrites (<see cref="QuantizedMatMulRewrite"/>, then <see cref="CrossAttentionKeyRewrite"/>)
+/// to a model file and caches the result beside it (<c>NAME.asr-rN.onnx</c>, where N is <see cref="Version"/>), so
+/// the rewrites run once per machine. The source files are checksum-verified
 /// downloads that never change in place, so the cached file stays valid until the rewrite's version changes.
 /// Where the model folder is read-only the rewritten model is kept in memory instead.
 /// </summary>
@@ -21,23 +22,39 @@ internal sealed class RewrittenModelFile
     /// <summary>The rewritten model when it could not be written to the cache; load these bytes instead of <see cref="Path"/>.</summary>
     public byte[]? Bytes { get; }
 
-    /// <summary>MatMul nodes replaced (-1 when a cached rewrite was reused and not counted).</summary>
+    /// <summary>Edits made: MatMuls fused plus decoder layers whose cross-attention keys were re-laid (-1 when a cached rewrite was reused and not counted).</summary>
     public int Replaced { get; }
 
+    /// <summary>Bumped whenever the set of rewrites or the output of one of them changes, so that cached files are rebuilt.</summary>
+    public const int Version = 2;
+
     public static string CachedPathFor(string path) =>
-        System.IO.Path.ChangeExtension(path, $".asr-r{QuantizedMatMulRewrite.Version}.onnx");
+        System.IO.Path.ChangeExtension(path, $".asr-r{Version}.onnx");
 
-    /// <summary>The merged decoder's batched-step model (<see cref="BatchedStepRewrite"/>), cached as <c>NAME.asr-bN.onnx</c>.</summary>
-    public static string CachedBatchedStepPathFor(string path) =>
-        System.IO.Path.ChangeExtension(path, $".asr-b{BatchedStepRewrite.Version}.onnx");
+    /// <summary>
+    /// The merged decoder's batched-step model (<see cref="BatchedStepRewrite"/>), cached as <c>NAME.asr-bN.onnx</c>,
+    /// or <c>NAME.asr-bN-keys-as-exported.onnx</c> for solo decoders loaded without the rewrites.
+    /// </summary>
+    public static string CachedBatchedStepPathFor(string path, bool crossKeysTransposed) =>
+        System.IO.Path.ChangeExtension(path, $".asr-b{BatchedStepRewrite.Version}{(crossKeysTransposed ? "" : "-keys-as-exported")}.onnx");
 
-    /// <summary>The file (or bytes) of <see cref="QuantizedMatMulRewrite"/> applied to <paramref name="path"/>.</summary>
-    public static RewrittenModelFile Prepare(string path) =>
-        Prepare(path, CachedPathFor(path), bytes => (QuantizedMatMulRewrite.Rewrite(bytes, out var replaced), replaced));
+    /// <summary>The file (or bytes) of the load-time rewrites applied to <paramref name="path"/>.</summary>
+    public static RewrittenModelFile Prepare(string path) => Prepare(path, CachedPathFor(path), Rewrite);
+
+    /// <summary>Applies the load-time rewrites to a serialized model: null when none of them changed anything.</summary>
+    public static (byte[]? Bytes, int Replaced) Rewrite(byte[] modelBytes)
+    {
+        var model = Proto.Model.Parser.ParseFrom(modelBytes);
+        var replaced = ApplyAll(model);
+        return (replaced == 0 ? null : Google.Protobuf.MessageExtensions.ToByteArray(model), replaced);
+    }
+
+    /// <summary>Applies the load-time rewrites to <paramref name="model"/> in place; returns the edits made.</summary>
+    public static int ApplyAll(Proto.Model model) => QuantizedMatMulRewrite.Apply(model) + CrossAttentionKeyRewrite.Apply(model);
 
     /// <summary>The file (or bytes) of the batched-step model built from the merged decoder at <paramref name="path"/>.</summary>
-    public static RewrittenModelFile PrepareBatchedStep(string path) =>
-        Prepare(path, CachedBatchedStepPathFor(path), bytes => (BatchedStepRewrite.Rewrite(bytes), 1));
+    public static RewrittenModelFile PrepareBatchedStep(string path, bool crossKeysTransposed) =>
+        Prepare(path, CachedBatchedStepPathFor(path, crossKeysTransposed), bytes => (BatchedStepRewrite.Rewrite(bytes, crossKeysTransposed), 1));
 
     private static RewrittenModelFile Prepare(string path, string cached, Func<byte[], (byte[]? Bytes, int Replaced)> rewrite)
     {

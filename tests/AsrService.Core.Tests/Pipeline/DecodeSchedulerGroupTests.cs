@@ -96,6 +96,53 @@ public sealed class DecodeSchedulerGroupTests
     }
 
     [Fact]
+    public async Task DecodeFinalAsync_ShortFinalOfAGroup_IsAnsweredBeforeTheGroupEnds()
+    {
+        var scheduler = new DecodeScheduler(1, finalsPerDecode: 4);
+        var session = new CountingSession { PauseAfter = new Pause(1) };
+        var held = await scheduler.EnterFinalAsync(CancellationToken.None);
+        var longFinal = scheduler.DecodeFinalAsync(session, Segment(3000), s_vad, CancellationToken.None).AsTask();
+        var shortFinal = scheduler.DecodeFinalAsync(session, Segment(1000), s_vad, CancellationToken.None).AsTask();
+        while (scheduler.WaitingFinals < 2)
+        {
+            await Task.Yield();
+        }
+
+        held.Dispose();
+
+        // The group stops right after reporting the short final's result: its caller has it, the long one waits.
+        Assert.True(session.PauseAfter!.Reached.Wait(TimeSpan.FromSeconds(30)), "the group never reported the short final");
+        Assert.Equal("1000", (await shortFinal.WaitAsync(TimeSpan.FromSeconds(30))).Text);
+        Assert.False(longFinal.IsCompleted);
+        Assert.Equal(1, scheduler.RunningDecodes);
+
+        session.PauseAfter.Resume.Set();
+        Assert.Equal("3000", (await longFinal).Text);
+        Assert.Equal(0, session.Alone);
+    }
+
+    [Fact]
+    public async Task DecodeFinalAsync_GroupFailsAfterAnsweringOne_KeepsThatAnswerAndDecodesOnlyTheRestAlone()
+    {
+        var scheduler = new DecodeScheduler(1, finalsPerDecode: 4);
+        var session = new CountingSession { FailingLength = 3000 };
+        var held = await scheduler.EnterFinalAsync(CancellationToken.None);
+        var finals = new[] { 3000, 1000, 2000 }.Select(n => scheduler.DecodeFinalAsync(session, Segment(n), s_vad, CancellationToken.None).AsTask()).ToArray();
+        while (scheduler.WaitingFinals < 3)
+        {
+            await Task.Yield();
+        }
+
+        held.Dispose();
+
+        // The group answers 1000 and 2000 (shortest first), then throws on 3000: only 3000 is retried alone, and fails.
+        await Assert.ThrowsAsync<InvalidDataException>(() => finals[0]);
+        Assert.Equal("1000", (await finals[1]).Text);
+        Assert.Equal("2000", (await finals[2]).Text);
+        Assert.Equal(1, session.Alone);
+    }
+
+    [Fact]
     public void Constructor_FinalsPerDecodeOutOfRange_Throws()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => new DecodeScheduler(1, 0));
@@ -103,6 +150,13 @@ public sealed class DecodeSchedulerGroupTests
     }
 
     private static SpeechSegment Segment(int samples) => new(0, samples, new float[samples]);
+
+    private sealed record Pause(int Index)
+    {
+        public ManualResetEventSlim Reached { get; } = new();
+
+        public ManualResetEventSlim Resume { get; } = new();
+    }
 
     /// <summary>Answers each segment with its length; records which segments were decoded together.</summary>
     private sealed class CountingSession : IRecognizerSession
@@ -122,11 +176,29 @@ public sealed class DecodeSchedulerGroupTests
         public RecognitionResult Recognize(ReadOnlySpan<float> samples, ReadOnlySpan<int> draft, CancellationToken cancellationToken = default) =>
             Recognize(samples, cancellationToken);
 
-        public IReadOnlyList<RecognitionResult> RecognizeGroup(IReadOnlyList<ReadOnlyMemory<float>> segments, CancellationToken cancellationToken = default)
+        public IReadOnlyList<RecognitionResult> RecognizeGroup(
+            IReadOnlyList<ReadOnlyMemory<float>> segments, Action<int, RecognitionResult>? onResult = null, CancellationToken cancellationToken = default)
         {
             Groups.Enqueue(segments.Select(s => s.Length).ToArray());
-            return segments.Select(s => Answer(s.Length)).ToArray();
+            var results = new RecognitionResult[segments.Count];
+
+            // Shortest first, as a batched decoder's rows end.
+            foreach (var i in Enumerable.Range(0, segments.Count).OrderBy(i => segments[i].Length))
+            {
+                results[i] = Answer(segments[i].Length);
+                onResult?.Invoke(i, results[i]);
+                if (i == PauseAfter?.Index)
+                {
+                    PauseAfter.Reached.Set();
+                    PauseAfter.Resume.Wait();
+                }
+            }
+
+            return results;
         }
+
+        /// <summary>Makes the group stop after reporting result Index, until Resume is set.</summary>
+        public Pause? PauseAfter { get; init; }
 
         private RecognitionResult Answer(int length) =>
             length == FailingLength ? throw new InvalidDataException("bad segment") : new RecognitionResult(length.ToString(), [length], 1f);
