@@ -21,10 +21,14 @@ public class DecoderStepBenchmark
     private const string Utterance = "2033-164914-0002";
 
     private MoonshineRecognizer _recognizer = null!;
+    private string? _fusedOnly;
 
-    /// <summary>With the load-time graph rewrites (the default) or the models exactly as downloaded.</summary>
-    [Params(true, false)]
-    public bool RewriteGraphs { get; set; } = true;
+    /// <summary>
+    /// The load-time graph rewrites: <c>all</c> (the default), <c>matmul</c> (only <c>QuantizedMatMulRewrite</c>,
+    /// the cross-attention keys as exported) or <c>none</c> (the model exactly as downloaded).
+    /// </summary>
+    [Params("all", "matmul", "none")]
+    public string Rewrites { get; set; } = "all";
 
     private MoonshineDecoderSession _session = null!;
     private MoonshineDecoderSession.FixedStep _step = null!;
@@ -32,7 +36,9 @@ public class DecoderStepBenchmark
     [GlobalSetup]
     public void Setup()
     {
-        _recognizer = OnnxSpeechModels.LoadRecognizer("tiny", new InferenceOptions { RewriteGraphs = RewriteGraphs }, new ModelCache());
+        _recognizer = Rewrites == "matmul"
+            ? LoadWithFusedMatMulsOnly()
+            : OnnxSpeechModels.LoadRecognizer("tiny", new InferenceOptions { RewriteGraphs = Rewrites == "all" }, new ModelCache());
         _session = new MoonshineDecoderSession(_recognizer);
         _step = _session.PrepareFixedStep(RepositoryLayout.ReadUtterance(Utterance), PastLength);
 
@@ -58,5 +64,22 @@ public class DecoderStepBenchmark
         _step.Dispose();
         _session.Dispose();
         _recognizer.Dispose();
+        if (_fusedOnly is not null)
+        {
+            File.Delete(_fusedOnly);
+        }
+    }
+
+    // The decoder with the output projection fused but every other node as exported, loaded without further rewrites.
+    private MoonshineRecognizer LoadWithFusedMatMulsOnly()
+    {
+        var cache = new ModelCache();
+        var files = cache.Ensure(cache.Manifest.Get("tiny"));
+        var model = AsrService.Onnx.Graph.Proto.Model.Parser.ParseFrom(File.ReadAllBytes(files["decoder"]));
+        AsrService.Onnx.Graph.QuantizedMatMulRewrite.Apply(model);
+        _fusedOnly = Path.Combine(Path.GetTempPath(), $"asr-bench-fused-only-{Environment.ProcessId}.onnx");
+        File.WriteAllBytes(_fusedOnly, Google.Protobuf.MessageExtensions.ToByteArray(model));
+        var tokens = TokenDecoder.FromLlamaTokenizerJs(cache.Ensure(cache.Manifest.Get("tokenizer").Files["vocabulary"]));
+        return new MoonshineRecognizer("tiny", files["encoder"], _fusedOnly, tokens, new InferenceOptions { RewriteGraphs = false });
     }
 }

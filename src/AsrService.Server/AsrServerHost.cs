@@ -64,7 +64,7 @@ public static class AsrServerHost
 
         builder.Services.AddSingleton(new DecodeScheduler(options.ConcurrentDecodes > 0
             ? options.ConcurrentDecodes
-            : Math.Max(1, Environment.ProcessorCount / Math.Max(1, recognizer.IntraOpThreads)), options.FinalsPerDecode));
+            : Math.Max(1, Environment.ProcessorCount / Math.Max(1, recognizer.IntraOpThreads)), options.FinalsPerDecode, recognizer.CreateSession));
         builder.Services.AddSingleton(metrics);
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<AsrGrpcService>();
@@ -93,6 +93,8 @@ public static class AsrServerHost
         registry.Add(new Gauge("asr_decodes_running", "Decodes running now.", () => scheduler.RunningDecodes));
         registry.Add(new Gauge("asr_decode_slots", "Decodes that may run at once.", () => scheduler.ConcurrentDecodes));
         registry.Add(new Gauge("asr_interims_skipped", "Interim updates skipped because every decode slot was busy (since start).", () => scheduler.SkippedInterims));
+        registry.Add(new Gauge("asr_final_groups", "Decodes of two finals or more together (--finals-per-decode; since start).", () => scheduler.Groups));
+        registry.Add(new Gauge("asr_grouped_finals", "Finals decoded in those groups (since start).", () => scheduler.GroupedFinals));
 
         // The process as the runtime sees it: memory that stays up after warm-up, or collections that pause decodes,
         // show here before they show in latency.

@@ -122,6 +122,24 @@ public sealed class CliTests
     }
 
     [DataFact]
+    public void Bench_FinalsPerDecode_DecodesWaitingFinalsTogetherAndSaysHowMany()
+    {
+        // Eight streams sent as fast as possible into one decode slot: finals queue, so groups form.
+        var (code, stdout, stderr) = Run(
+            "bench", "--streams", "8", "--fast", "--duration", "4", "--gap-ms", "200", "--concurrent-decodes", "1", "--finals-per-decode", "4",
+            "--data", TestData.Folder("librispeech-test-other-dev"));
+
+        Assert.True(code == 0, stderr);
+        var row = stdout.Split('\n').Single(l => l.StartsWith("| 8 | fast |", StringComparison.Ordinal)).Split('|', StringSplitOptions.TrimEntries);
+        Assert.Equal("0", row[^2]);
+        var grouped = System.Text.RegularExpressions.Regex.Match(stderr, @"asr: (\d+) finals decoded in (\d+) groups");
+        Assert.True(grouped.Success, stderr);
+        var (finals, groups) = (int.Parse(grouped.Groups[1].Value), int.Parse(grouped.Groups[2].Value));
+        Assert.InRange(finals, 2 * groups, 4 * groups);
+        Assert.True(finals <= int.Parse(row[7]), $"{finals} grouped finals of {row[7]}");
+    }
+
+    [DataFact]
     public void BenchFindCapacity_WithInterims_JudgesInterimCadenceAgainstTheBound()
     {
         // One real-time stream with interims (every ~0.5 s): it passes a 5 s interim bound and fails a 10 ms one,

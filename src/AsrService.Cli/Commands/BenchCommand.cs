@@ -92,6 +92,9 @@ internal static class BenchCommand
                     Console.Error.WriteLine($"asr: bench against an in-process server on {address}: model {engine.Recognizer.ModelName}, {engineSettings.Inference.IntraOpThreads} threads per run");
                 }
 
+                var groups = local?.Services.GetRequiredService<AsrService.Core.Pipeline.DecodeScheduler>() is { FinalsPerDecode: > 1 } scheduler
+                    ? new GroupCounter(scheduler)
+                    : null;
                 using var connection = GrpcClientConnection.ForAddress(address);
                 var results = new List<LoadResult>();
                 PrintHeader();
@@ -111,6 +114,7 @@ internal static class BenchCommand
                         var run = await LoadRun.RunAsync(connection, utterances, settings with { Streams = n }, stop.Token);
                         results.Add(run);
                         PrintRow(run);
+                        groups?.Report();
                         if (!Passes(run))
                         {
                             break;
@@ -130,6 +134,7 @@ internal static class BenchCommand
                     var run = await LoadRun.RunAsync(connection, utterances, settings, stop.Token);
                     results.Add(run);
                     PrintRow(run);
+                    groups?.Report();
                     PrintLatencyByMinute(run);
                 }
 
@@ -254,4 +259,21 @@ internal static class BenchCommand
             final_latency_by_minute_s = r.FinalLatencyByMinute.Intervals().Select(i => new { minute = i.Index + 1, latency = i.Sample.Summary() }),
         }),
     }, new JsonSerializerOptions { WriteIndented = true });
+}
+
+/// <summary>Says on stderr how many of a run's finals the in-process server decoded in groups (--finals-per-decode).</summary>
+internal sealed class GroupCounter(AsrService.Core.Pipeline.DecodeScheduler scheduler)
+{
+    private long _groups;
+    private long _finals;
+
+    public void Report()
+    {
+        var (groups, finals) = (scheduler.Groups, scheduler.GroupedFinals);
+        var (runGroups, runFinals) = (groups - _groups, finals - _finals);
+        (_groups, _finals) = (groups, finals);
+        Console.Error.WriteLine(runGroups == 0
+            ? "asr: no finals were decoded in groups in this run"
+            : $"asr: {runFinals} finals decoded in {runGroups} groups ({(double)runFinals / runGroups:F1} per group)");
+    }
 }

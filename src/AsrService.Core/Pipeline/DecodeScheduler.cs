@@ -15,11 +15,15 @@ namespace AsrService.Core.Pipeline;
 /// in that slot (<see cref="IRecognizerSession.RecognizeGroup"/>: one decoder call per token for all of them), the
 /// oldest first. Nothing waits to fill a group: under light load every group has one final. Each result is what a
 /// decode of that final alone would give, and is answered as soon as that final's decode ends, not when the group's.
+/// A group runs on a session of the scheduler's own (one per slot at most), so that the caller whose wait took the
+/// slot gets its answer as early as the others and its stream is free to go on.
 /// </remarks>
 public sealed class DecodeScheduler
 {
     private readonly SemaphoreSlim _slots;
     private readonly List<PendingFinal> _pending = [];
+    private readonly Func<IRecognizerSession>? _createGroupSession;
+    private readonly System.Collections.Concurrent.ConcurrentBag<IRecognizerSession> _groupSessions = [];
     private int _waitingFinals;
     private long _skippedInterims;
     private long _groups;
@@ -27,13 +31,18 @@ public sealed class DecodeScheduler
 
     /// <param name="concurrentDecodes">Decodes that may run at the same time; each uses the recognizer's intra-op threads.</param>
     /// <param name="finalsPerDecode">Most waiting finals one slot decodes together (1: each alone).</param>
-    public DecodeScheduler(int concurrentDecodes, int finalsPerDecode = 1)
+    /// <param name="createGroupSession">
+    /// Makes the sessions that groups decode on. Without it a group decodes on the session of the caller that took
+    /// the slot, and that caller's answer waits for the whole group.
+    /// </param>
+    public DecodeScheduler(int concurrentDecodes, int finalsPerDecode = 1, Func<IRecognizerSession>? createGroupSession = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(concurrentDecodes, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(finalsPerDecode, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(finalsPerDecode, MaxFinalsPerDecode);
         ConcurrentDecodes = concurrentDecodes;
         FinalsPerDecode = finalsPerDecode;
+        _createGroupSession = createGroupSession;
         _slots = new SemaphoreSlim(concurrentDecodes, concurrentDecodes);
     }
 
@@ -149,13 +158,43 @@ public sealed class DecodeScheduler
             return await mine.Result.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        try
+        if (group.Count == 1 || _createGroupSession is null)
         {
-            DecodeGroup(session, group);
+            try
+            {
+                DecodeGroup(session, group);
+            }
+            finally
+            {
+                _slots.Release();
+            }
         }
-        finally
+        else
         {
-            _slots.Release();
+            // The group holds the slot until its last final ends; this caller waits only for its own.
+            _ = Task.Run(() =>
+            {
+                IRecognizerSession? groupSession = null;
+                try
+                {
+                    groupSession = _groupSessions.TryTake(out var idle) ? idle : _createGroupSession();
+                    DecodeGroup(groupSession, group);
+                }
+                catch (Exception e)
+                {
+                    group.ForEach(pending => pending.Result.TrySetException(e));
+                }
+                finally
+                {
+                    if (groupSession is not null)
+                    {
+                        _groupSessions.Add(groupSession);
+                    }
+
+                    _slots.Release();
+                }
+            }, CancellationToken.None);
+            return await mine.Result.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
 
         return await mine.Result.Task.ConfigureAwait(false);
