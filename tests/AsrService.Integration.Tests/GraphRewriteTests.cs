@@ -171,6 +171,12 @@ public sealed class GraphRewriteTests(ModelFixture models, ITestOutputHelper out
             var source = Path.Combine(folder.FullName, "decoder.onnx");
             File.WriteAllBytes(source, HandBuilt(scaleDims: []).ToByteArray());
 
+            // What an earlier version of the rewrites cached goes once the current one is written; other files stay.
+            var stale = Path.Combine(folder.FullName, "decoder.asr-r1.onnx");
+            var other = Path.Combine(folder.FullName, "decoder.asr-notes.onnx");
+            File.WriteAllBytes(stale, [1]);
+            File.WriteAllBytes(other, [1]);
+
             var first = RewrittenModelFile.Prepare(source);
             var second = RewrittenModelFile.Prepare(source);
 
@@ -180,6 +186,8 @@ public sealed class GraphRewriteTests(ModelFixture models, ITestOutputHelper out
             Assert.Equal(-1, second.Replaced);
             Assert.Equal(first.Path, second.Path);
             Assert.Empty(Directory.GetFiles(folder.FullName, "*.tmp"));
+            Assert.False(File.Exists(stale), "the previous version's rewritten file was left behind");
+            Assert.True(File.Exists(other));
         }
         finally
         {

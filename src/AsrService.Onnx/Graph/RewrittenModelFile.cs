@@ -74,12 +74,31 @@ internal sealed class RewrittenModelFile
         {
             File.WriteAllBytes(temporary, bytes);
             File.Move(temporary, cached, overwrite: true);
+            RemoveOlderVersions(path);
             return new RewrittenModelFile(cached, null, replaced);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             TryDelete(temporary);
             return new RewrittenModelFile(path, bytes, replaced);
+        }
+    }
+
+    /// <summary>Deletes rewritten copies of <paramref name="path"/> that an earlier version of the rewrites left beside it.</summary>
+    private static void RemoveOlderVersions(string path)
+    {
+        var stem = System.IO.Path.GetFileNameWithoutExtension(path);
+        var folder = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!;
+        var pattern = new System.Text.RegularExpressions.Regex(
+            $@"^{System.Text.RegularExpressions.Regex.Escape(stem)}\.asr-(?<kind>[rb])(?<version>[0-9]+)(-keys-as-exported)?\.onnx$");
+        foreach (var file in Directory.GetFiles(folder, stem + ".asr-*.onnx"))
+        {
+            var match = pattern.Match(System.IO.Path.GetFileName(file));
+            if (match.Success && int.TryParse(match.Groups["version"].ValueSpan, out var version)
+                && version < (match.Groups["kind"].Value == "r" ? Version : BatchedStepRewrite.Version))
+            {
+                TryDelete(file);
+            }
         }
     }
 
