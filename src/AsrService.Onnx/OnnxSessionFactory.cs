@@ -35,7 +35,8 @@ internal static class OnnxSessionFactory
     }
 
     public static InferenceSession Create(string path, InferenceOptions options, int? intraOpThreads = null, ExecutionProviderKind provider = ExecutionProviderKind.Cpu, ModelCache? cache = null) =>
-        Create(path, options, intraOpThreads, provider, cache, BatchedStepKeys.None);
+        Create(path, options, intraOpThreads, provider, cache,
+            provider == ExecutionProviderKind.Cpu && options.RewriteGraphs ? RewrittenModelFile.Prepare : null);
 
     /// <summary>
     /// A session on the batched-step model built from the merged decoder at <paramref name="path"/>
@@ -43,16 +44,11 @@ internal static class OnnxSessionFactory
     /// session returns them in (<paramref name="crossKeysTransposed"/>, see <see cref="MoonshineLayout.CrossKeysTransposed"/>).
     /// </summary>
     public static InferenceSession CreateBatchedStep(string path, bool crossKeysTransposed, InferenceOptions options, ExecutionProviderKind provider, ModelCache? cache) =>
-        Create(path, options, null, provider, cache, batchedStep: crossKeysTransposed ? BatchedStepKeys.Transposed : BatchedStepKeys.AsExported);
+        Create(path, options, null, provider, cache, model => RewrittenModelFile.PrepareBatchedStep(model, crossKeysTransposed));
 
-    private enum BatchedStepKeys
-    {
-        None,
-        Transposed,
-        AsExported,
-    }
-
-    private static InferenceSession Create(string path, InferenceOptions options, int? intraOpThreads, ExecutionProviderKind provider, ModelCache? cache, BatchedStepKeys batchedStep = BatchedStepKeys.None)
+    /// <param name="rewrite">Prepares the file (or bytes) to load instead of <paramref name="path"/>; null loads it as it is.</param>
+    private static InferenceSession Create(
+        string path, InferenceOptions options, int? intraOpThreads, ExecutionProviderKind provider, ModelCache? cache, Func<string, RewrittenModelFile>? rewrite)
     {
         if (!File.Exists(path))
         {
@@ -82,11 +78,9 @@ internal static class OnnxSessionFactory
 
         try
         {
-            if (batchedStep != BatchedStepKeys.None || (provider == ExecutionProviderKind.Cpu && options.RewriteGraphs))
+            if (rewrite is not null)
             {
-                var rewritten = batchedStep == BatchedStepKeys.None
-                    ? RewrittenModelFile.Prepare(path)
-                    : RewrittenModelFile.PrepareBatchedStep(path, batchedStep == BatchedStepKeys.Transposed);
+                var rewritten = rewrite(path);
                 return rewritten.Bytes is { } bytes ? new InferenceSession(bytes, sessionOptions) : new InferenceSession(rewritten.Path, sessionOptions);
             }
 
