@@ -31,15 +31,17 @@ public sealed class DecodeScheduler
 
     /// <param name="concurrentDecodes">Decodes that may run at the same time; each uses the recognizer's intra-op threads.</param>
     /// <param name="finalsPerDecode">Most waiting finals one slot decodes together (1: each alone).</param>
-    /// <param name="createGroupSession">
-    /// Makes the sessions that groups decode on. Without it a group decodes on the session of the caller that took
-    /// the slot, and that caller's answer waits for the whole group.
-    /// </param>
+    /// <param name="createGroupSession">Makes the sessions that groups decode on; required when <paramref name="finalsPerDecode"/> is above 1.</param>
     public DecodeScheduler(int concurrentDecodes, int finalsPerDecode = 1, Func<IRecognizerSession>? createGroupSession = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(concurrentDecodes, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(finalsPerDecode, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(finalsPerDecode, MaxFinalsPerDecode);
+        if (finalsPerDecode > 1 && createGroupSession is null)
+        {
+            throw new ArgumentNullException(nameof(createGroupSession), "group decoding needs sessions of its own");
+        }
+
         ConcurrentDecodes = concurrentDecodes;
         FinalsPerDecode = finalsPerDecode;
         _createGroupSession = createGroupSession;
@@ -86,9 +88,9 @@ public sealed class DecodeScheduler
 
     /// <summary>
     /// Decodes a closed segment's final (<see cref="SegmentDecoding.DecodeFinal"/>) in the next free slot, together
-    /// with the other finals waiting then, up to <see cref="FinalsPerDecode"/>. The decode runs on the session of the
-    /// caller that got the slot; every caller's session is idle while it waits here. Cancelling stops this caller's
-    /// wait; a group already running finishes for the others.
+    /// with the other finals waiting then, up to <see cref="FinalsPerDecode"/>. A final decoded alone runs on the
+    /// caller's <paramref name="session"/>, a group on one of the scheduler's own sessions; every caller's session is
+    /// idle while it waits here. Cancelling stops this caller's wait; a group already running finishes for the others.
     /// </summary>
     public async ValueTask<RecognitionResult> DecodeFinalAsync(
         IRecognizerSession session, SpeechSegment segment, VadOptions vad, CancellationToken cancellationToken)
@@ -158,7 +160,7 @@ public sealed class DecodeScheduler
             return await mine.Result.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        if (group.Count == 1 || _createGroupSession is null)
+        if (group.Count == 1)
         {
             try
             {
@@ -168,36 +170,34 @@ public sealed class DecodeScheduler
             {
                 _slots.Release();
             }
+
+            return await mine.Result.Task.ConfigureAwait(false);
         }
-        else
+
+        // The group holds the slot until its last final ends; this caller waits only for its own.
+        _ = Task.Run(() =>
         {
-            // The group holds the slot until its last final ends; this caller waits only for its own.
-            _ = Task.Run(() =>
+            IRecognizerSession? groupSession = null;
+            try
             {
-                IRecognizerSession? groupSession = null;
-                try
+                groupSession = _groupSessions.TryTake(out var idle) ? idle : _createGroupSession!();
+                DecodeGroup(groupSession, group);
+            }
+            catch (Exception e)
+            {
+                group.ForEach(pending => pending.Result.TrySetException(e));
+            }
+            finally
+            {
+                if (groupSession is not null)
                 {
-                    groupSession = _groupSessions.TryTake(out var idle) ? idle : _createGroupSession();
-                    DecodeGroup(groupSession, group);
+                    _groupSessions.Add(groupSession);
                 }
-                catch (Exception e)
-                {
-                    group.ForEach(pending => pending.Result.TrySetException(e));
-                }
-                finally
-                {
-                    if (groupSession is not null)
-                    {
-                        _groupSessions.Add(groupSession);
-                    }
 
-                    _slots.Release();
-                }
-            }, CancellationToken.None);
-            return await mine.Result.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        return await mine.Result.Task.ConfigureAwait(false);
+                _slots.Release();
+            }
+        }, CancellationToken.None);
+        return await mine.Result.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The oldest waiting finals, <paramref name="mine"/> always among them; called under the lock.</summary>

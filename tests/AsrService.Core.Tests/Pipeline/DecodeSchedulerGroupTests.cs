@@ -13,20 +13,9 @@ public sealed class DecodeSchedulerGroupTests
     [Fact]
     public async Task DecodeFinalAsync_FinalsWaitingWhenASlotFrees_AreDecodedTogetherOldestFirst()
     {
-        var scheduler = new DecodeScheduler(1, finalsPerDecode: 4);
         var session = new CountingSession();
-        var held = await scheduler.EnterFinalAsync(CancellationToken.None);
-        var finals = new List<Task<RecognitionResult>>();
-        for (var length = 1000; length <= 6000; length += 1000)
-        {
-            finals.Add(scheduler.DecodeFinalAsync(session, Segment(length), s_vad, CancellationToken.None).AsTask());
-            while (scheduler.WaitingFinals < finals.Count)
-            {
-                await Task.Yield();
-            }
-        }
-
-        held.Dispose();
+        var scheduler = new DecodeScheduler(1, finalsPerDecode: 4, () => session);
+        var finals = await QueueBehindTheOnlySlot(scheduler, session, 1000, 2000, 3000, 4000, 5000, 6000);
         var results = await Task.WhenAll(finals);
 
         Assert.Equal(["1000", "2000", "3000", "4000", "5000", "6000"], results.Select(r => r.Text));
@@ -41,8 +30,8 @@ public sealed class DecodeSchedulerGroupTests
     [Fact]
     public async Task DecodeFinalAsync_NothingElseWaiting_DecodesAloneWithoutWaitingToFillAGroup()
     {
-        var scheduler = new DecodeScheduler(2, finalsPerDecode: 8);
         var session = new CountingSession();
+        var scheduler = new DecodeScheduler(2, finalsPerDecode: 8, () => session);
 
         var result = await scheduler.DecodeFinalAsync(session, Segment(3000), s_vad, CancellationToken.None);
 
@@ -55,16 +44,9 @@ public sealed class DecodeSchedulerGroupTests
     [Fact]
     public async Task DecodeFinalAsync_GroupFails_DecodesEachAloneSoThatOnlyTheFailingFinalFails()
     {
-        var scheduler = new DecodeScheduler(1, finalsPerDecode: 4);
         var session = new CountingSession { FailingLength = 2000 };
-        var held = await scheduler.EnterFinalAsync(CancellationToken.None);
-        var finals = new[] { 1000, 2000, 3000 }.Select(n => scheduler.DecodeFinalAsync(session, Segment(n), s_vad, CancellationToken.None).AsTask()).ToArray();
-        while (scheduler.WaitingFinals < 3)
-        {
-            await Task.Yield();
-        }
-
-        held.Dispose();
+        var scheduler = new DecodeScheduler(1, finalsPerDecode: 4, () => session);
+        var finals = await QueueBehindTheOnlySlot(scheduler, session, 1000, 2000, 3000);
 
         Assert.Equal("1000", (await finals[0]).Text);
         await Assert.ThrowsAsync<InvalidDataException>(() => finals[1]);
@@ -75,8 +57,8 @@ public sealed class DecodeSchedulerGroupTests
     [Fact]
     public async Task DecodeFinalAsync_CancelledWhileWaiting_IsWithdrawnAndTheOthersAreDecoded()
     {
-        var scheduler = new DecodeScheduler(1, finalsPerDecode: 4);
         var session = new CountingSession();
+        var scheduler = new DecodeScheduler(1, finalsPerDecode: 4, () => session);
         var held = await scheduler.EnterFinalAsync(CancellationToken.None);
         using var cancellation = new CancellationTokenSource();
         var cancelled = scheduler.DecodeFinalAsync(session, Segment(1000), s_vad, cancellation.Token).AsTask();
@@ -105,14 +87,7 @@ public sealed class DecodeSchedulerGroupTests
         var session = new CountingSession { PauseAfter = new Pause(first < second ? 0 : 1) };
         var groupSession = new CountingSession { PauseAfter = session.PauseAfter };
         var scheduler = new DecodeScheduler(1, finalsPerDecode: 4, () => groupSession);
-        var held = await scheduler.EnterFinalAsync(CancellationToken.None);
-        var finals = new[] { first, second }.Select(n => scheduler.DecodeFinalAsync(session, Segment(n), s_vad, CancellationToken.None).AsTask()).ToList();
-        while (scheduler.WaitingFinals < 2)
-        {
-            await Task.Yield();
-        }
-
-        held.Dispose();
+        var finals = await QueueBehindTheOnlySlot(scheduler, session, first, second);
         var shortFinal = finals[first < second ? 0 : 1];
         var longFinal = finals[first < second ? 1 : 0];
 
@@ -135,16 +110,9 @@ public sealed class DecodeSchedulerGroupTests
     [Fact]
     public async Task DecodeFinalAsync_GroupFailsAfterAnsweringOne_KeepsThatAnswerAndDecodesOnlyTheRestAlone()
     {
-        var scheduler = new DecodeScheduler(1, finalsPerDecode: 4);
         var session = new CountingSession { FailingLength = 3000 };
-        var held = await scheduler.EnterFinalAsync(CancellationToken.None);
-        var finals = new[] { 3000, 1000, 2000 }.Select(n => scheduler.DecodeFinalAsync(session, Segment(n), s_vad, CancellationToken.None).AsTask()).ToArray();
-        while (scheduler.WaitingFinals < 3)
-        {
-            await Task.Yield();
-        }
-
-        held.Dispose();
+        var scheduler = new DecodeScheduler(1, finalsPerDecode: 4, () => session);
+        var finals = await QueueBehindTheOnlySlot(scheduler, session, 3000, 1000, 2000);
 
         // The group answers 1000 and 2000 (shortest first), then throws on 3000: only 3000 is retried alone, and fails.
         await Assert.ThrowsAsync<InvalidDataException>(() => finals[0]);
@@ -158,9 +126,31 @@ public sealed class DecodeSchedulerGroupTests
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => new DecodeScheduler(1, 0));
         Assert.Throws<ArgumentOutOfRangeException>(() => new DecodeScheduler(1, DecodeScheduler.MaxFinalsPerDecode + 1));
+        Assert.Throws<ArgumentNullException>(() => new DecodeScheduler(1, 2));
     }
 
     private static SpeechSegment Segment(int samples) => new(0, samples, new float[samples]);
+
+    /// <summary>
+    /// Holds the scheduler's only slot while finals of these lengths queue for it, one after another (so the queue
+    /// keeps this order), then frees it: the waiting finals are then decoded as groups.
+    /// </summary>
+    private static async Task<Task<RecognitionResult>[]> QueueBehindTheOnlySlot(DecodeScheduler scheduler, IRecognizerSession session, params int[] lengths)
+    {
+        var held = await scheduler.EnterFinalAsync(CancellationToken.None);
+        var finals = new Task<RecognitionResult>[lengths.Length];
+        for (var i = 0; i < lengths.Length; i++)
+        {
+            finals[i] = scheduler.DecodeFinalAsync(session, Segment(lengths[i]), s_vad, CancellationToken.None).AsTask();
+            while (scheduler.WaitingFinals < i + 1)
+            {
+                await Task.Yield();
+            }
+        }
+
+        held.Dispose();
+        return finals;
+    }
 
     private sealed record Pause(int Index)
     {
