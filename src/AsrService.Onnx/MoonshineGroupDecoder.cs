@@ -128,7 +128,7 @@ internal sealed class MoonshineGroupDecoder
                     active--;
                     if (k != active)
                     {
-                        MoveSlot(active, k, before, current, longest);
+                        MoveSlot(active, k, longest, pastLength);
                         slots[k] = slots[active];
                     }
                 }
@@ -243,22 +243,23 @@ internal sealed class MoonshineGroupDecoder
         _stepInputs[^1] = Wrap(_bias.AsMemory(0, active * longest), [active, 1, 1, longest]);
     }
 
-    /// <summary>Moves slot <paramref name="from"/> of every batch input into slot <paramref name="to"/> (of <paramref name="slots"/>).</summary>
-    private void MoveSlot(int from, int to, int slots, IDisposableReadOnlyCollection<OrtValue>? selfPasts, int longest)
+    /// <summary>
+    /// Moves slot <paramref name="from"/> of every batch input into slot <paramref name="to"/>: the bias and cross
+    /// caches in this decoder's buffers, the self-attention pasts wherever the bound inputs hold them (its buffers
+    /// before the first step, the last step's presents after).
+    /// </summary>
+    private void MoveSlot(int from, int to, int longest, int pastLength)
     {
         MoveBlock(_bias, from, to, longest);
         for (var i = 0; i < _cacheCount; i++)
         {
-            var cross = _cross[i];
-            MoveBlock(cross, from, to, _layout.Heads * longest * _layout.HeadSize);
-            var self = selfPasts is null ? _self[i].AsSpan(0, slots * _layout.Heads * _layout.HeadSize) : selfPasts[1 + i].GetTensorMutableDataAsSpan<float>();
-            var block = self.Length / slots;
-            self.Slice(from * block, block).CopyTo(self.Slice(to * block, block));
+            MoveBlock(_cross[i], from, to, _layout.Heads * longest * _layout.HeadSize);
+            MoveBlock(_stepInputs[1 + i].GetTensorMutableDataAsSpan<float>(), from, to, _layout.Heads * pastLength * _layout.HeadSize);
         }
     }
 
-    private static void MoveBlock(float[] buffer, int from, int to, int block) =>
-        buffer.AsSpan(from * block, block).CopyTo(buffer.AsSpan(to * block, block));
+    private static void MoveBlock(Span<float> buffer, int from, int to, int block) =>
+        buffer.Slice(from * block, block).CopyTo(buffer.Slice(to * block, block));
 
     private OrtValue Wrap<T>(Memory<T> memory, long[] shape)
         where T : unmanaged
