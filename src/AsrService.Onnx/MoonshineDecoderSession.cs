@@ -51,50 +51,67 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
             : Recognize(samples, ReadOnlySpan<int>.Empty, cancellationToken);
 
     /// <summary>
-    /// Greedy decodes of several segments with their decoder steps batched (<see cref="MoonshineGroupDecoder"/>); with a
-    /// beam search configured, or one segment, each is decoded alone.
+    /// Greedy decodes of several segments with their decoder steps batched (<see cref="MoonshineGroupDecoder"/>),
+    /// segments from <paramref name="joining"/> joining the batch while it decodes; with a beam search configured, or
+    /// one segment and nothing joining, each is decoded alone.
     /// </summary>
     public IReadOnlyList<RecognitionResult> RecognizeGroup(
-        IReadOnlyList<ReadOnlyMemory<float>> segments, Action<int, RecognitionResult>? onResult = null, CancellationToken cancellationToken = default)
+        IReadOnlyList<ReadOnlyMemory<float>> segments, Action<int, RecognitionResult>? onResult = null,
+        Func<int, IReadOnlyList<ReadOnlyMemory<float>>>? joining = null, CancellationToken cancellationToken = default)
     {
-        if (_model.Options.BeamSize > 1 || segments.Count < 2)
+        if (_model.Options.BeamSize > 1 || (segments.Count < 2 && joining is null))
         {
-            return IRecognizerSession.RecognizeOneByOne(this, segments, onResult, cancellationToken);
+            return IRecognizerSession.RecognizeOneByOne(this, segments, onResult, joining, cancellationToken);
         }
 
-        var results = new RecognitionResult[segments.Count];
+        var results = new List<RecognitionResult?>();
+        var waiting = new Queue<(int Id, ReadOnlyMemory<float> Samples)>();
         var started = OnnxRunClock.Start();
         try
         {
-            _group ??= new MoonshineGroupDecoder(_model, _bindings, _runOptions);
-            var decodable = new List<int>(segments.Count);
-            for (var i = 0; i < segments.Count; i++)
+            // Segments beyond one batch wait here and join as rows come free; empty ones are answered at once.
+            void Add(IReadOnlyList<ReadOnlyMemory<float>> added)
             {
-                if (segments[i].IsEmpty)
+                foreach (var samples in added)
                 {
-                    results[i] = RecognitionResult.Empty;
-                    onResult?.Invoke(i, results[i]);
-                }
-                else
-                {
-                    decodable.Add(i);
-                }
-            }
-
-            for (var start = 0; start < decodable.Count; start += MoonshineGroupDecoder.MaxRows)
-            {
-                var part = decodable.GetRange(start, Math.Min(MoonshineGroupDecoder.MaxRows, decodable.Count - start));
-                _group.Decode(
-                    part.ConvertAll(i => segments[i]), segment => Encode(segment.Span), MaxTokens,
-                    (j, result) =>
+                    results.Add(null);
+                    if (samples.IsEmpty)
                     {
-                        results[part[j]] = result;
-                        onResult?.Invoke(part[j], result);
-                    },
-                    cancellationToken);
+                        Report(results.Count - 1, RecognitionResult.Empty);
+                    }
+                    else
+                    {
+                        waiting.Enqueue((results.Count - 1, samples));
+                    }
+                }
             }
 
-            return results;
+            void Report(int id, RecognitionResult result)
+            {
+                results[id] = result;
+                onResult?.Invoke(id, result);
+            }
+
+            IReadOnlyList<(int Id, ReadOnlyMemory<float> Samples)> Take(int room)
+            {
+                if (waiting.Count < room && joining is not null)
+                {
+                    Add(joining(room - waiting.Count));
+                }
+
+                var taken = new List<(int, ReadOnlyMemory<float>)>(Math.Min(room, waiting.Count));
+                while (taken.Count < room && waiting.TryDequeue(out var next))
+                {
+                    taken.Add(next);
+                }
+
+                return taken;
+            }
+
+            Add(segments);
+            _group ??= new MoonshineGroupDecoder(_model, _bindings, _runOptions);
+            _group.Decode(Take(MoonshineGroupDecoder.MaxRows), Take, segment => Encode(segment.Span), MaxTokens, Report, cancellationToken);
+            return results.ConvertAll(r => r!);
         }
         finally
         {

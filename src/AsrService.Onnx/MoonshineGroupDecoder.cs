@@ -6,21 +6,26 @@ namespace AsrService.Onnx;
 
 /// <summary>
 /// Greedy decoding of several segments (of any streams) together: one decoder call per token for all of them, with
-/// the segments as the batch rows of the batched-step model (<see cref="Graph.BatchedStepRewrite"/>). Each segment's
-/// encoder run and first decoder call (begin-of-sequence, which computes its cross-attention caches) run alone, as
-/// in solo decoding. Those caches are then copied once into batch tensors padded to the longest segment's encoder
-/// frames, with a cross-attention bias that gives the padding no weight; every segment starts from the same one
-/// token, so the self-attention caches stay equally long and need no mask. From then on the step's present caches
-/// are bound as the next step's past, with no copies.
+/// the segments as the batch rows of the batched-step model (<see cref="Graph.BatchedStepRewrite"/>). Segments may
+/// join while the others decode. Each segment's encoder run and first decoder call (begin-of-sequence, which computes
+/// its cross-attention caches) run alone, as in solo decoding, between two batched calls; its caches are then copied
+/// into the batch tensors. The cross caches are padded to the longest segment's encoder frames, the self-attention
+/// caches at the front to the batch's past length, and two additive biases give the padding no weight. Each row's
+/// rotary position is its own past length. From one batched call to the next, the present caches are bound as the
+/// next call's pasts, with no copies.
 /// </summary>
 /// <remarks>
 /// A segment that ends (end-of-sequence or its token budget) is reported at once and leaves the batch: the last row
-/// moves into its place (one row of each cache copied), so later calls compute only the rows still decoding. Each
-/// row's tokens equal its solo greedy decode, because the batched model quantizes every row on its own scale (tested
-/// in the integration tests). Owned by a <see cref="MoonshineDecoderSession"/>, whose encoder it calls.
+/// moves into its place (one row of each cache copied), so later calls compute only the rows still decoding. When
+/// segments join, the self-attention padding that every row has in front is dropped. Each row's tokens equal its solo
+/// greedy decode, because the batched model quantizes every row on its own scale (tested in the integration tests).
+/// Owned by a <see cref="MoonshineDecoderSession"/>, whose encoder it calls.
 /// </remarks>
 internal sealed class MoonshineGroupDecoder
 {
+    /// <summary>The most segments one batched call takes.</summary>
+    public const int MaxRows = 16;
+
     private readonly MoonshineRecognizer _model;
     private readonly MoonshineLayout _layout;
     private readonly MoonshineDecoderInputs _bindings;
@@ -30,16 +35,33 @@ internal sealed class MoonshineGroupDecoder
     private readonly OrtValue[] _firstInputs;
     private readonly OrtValue[] _stepInputs;
     private readonly long[] _bos = [TokenDecoder.BeginOfSequence];
-    private readonly float[][] _self;
-    private readonly float[][] _cross;
     private readonly int _cacheCount;
+    private readonly int _selfBiasInput;
+
+    // Per slot of the batch: the segment decoding there, the first self-attention position that is its own (those
+    // before it are padding), and its encoder frames.
+    private readonly RowState?[] _rows = new RowState?[MaxRows];
+    private readonly int[] _start = new int[MaxRows];
+    private readonly int[] _frames = new int[MaxRows];
+    private readonly long[] _ids = new long[MaxRows];
+    private readonly long[] _positions = new long[MaxRows];
+
+    // This decoder's batch buffers, each with a spare of the same kind to re-lay rows into when segments join.
+    private float[][] _self;
+    private float[][] _selfSpare;
+    private float[][] _cross;
+    private float[][] _crossSpare;
+    private float[] _crossBias = [];
+    private float[] _selfBias = [];
 
     // The step inputs this decoder wraps around its own buffers, and those over the previous step's presents (bound
     // as the next pasts after rows left the batch; released once that step has run).
     private readonly List<OrtValue> _wrapped = [];
     private readonly List<OrtValue> _selfViews = [];
-    private float[] _bias = [];
-    private long[] _ids = [];
+
+    private int _active;
+    private int _longest;
+    private int _pastLength;
 
     public MoonshineGroupDecoder(MoonshineRecognizer model, MoonshineDecoderInputs bindings, RunOptions runOptions)
     {
@@ -48,213 +70,312 @@ internal sealed class MoonshineGroupDecoder
         _bindings = bindings;
         _runOptions = runOptions;
         _cacheCount = bindings.CacheCount;
-        _stepInputNames = ["input_ids", .. _layout.PastDecoderNames, .. _layout.PastEncoderNames, Graph.BatchedStepRewrite.CrossAttentionBias];
+        _stepInputNames =
+        [
+            "input_ids", .. _layout.PastDecoderNames, .. _layout.PastEncoderNames,
+            Graph.BatchedStepRewrite.CrossAttentionBias, Graph.BatchedStepRewrite.PositionIds, Graph.BatchedStepRewrite.SelfAttentionBias,
+        ];
+        _selfBiasInput = _stepInputNames.Length - 1;
         _stepOutputNames = bindings.StepOutputNames;
         _firstInputs = new OrtValue[bindings.Names.Length];
         _stepInputs = new OrtValue[_stepInputNames.Length];
-        _self = new float[_cacheCount][];
-        _cross = new float[_cacheCount][];
-        Array.Fill(_self, []);
-        Array.Fill(_cross, []);
+        _self = Buffers(_cacheCount);
+        _selfSpare = Buffers(_cacheCount);
+        _cross = Buffers(_cacheCount);
+        _crossSpare = Buffers(_cacheCount);
     }
 
-    /// <summary>The most segments one group takes.</summary>
-    public const int MaxRows = 16;
-
     /// <summary>
-    /// Decodes <paramref name="segments"/> greedily; <paramref name="encode"/> runs the encoder on one segment and
-    /// <paramref name="maxTokens"/> gives each segment's token budget. <paramref name="onResult"/> hears each
-    /// segment's result (by index) as soon as that segment ends, while the others go on decoding.
+    /// Decodes <paramref name="segments"/> greedily, and the segments that <paramref name="joining"/> (asked between
+    /// decoder calls with the number of rows free) adds while they decode; each comes with the id its result is
+    /// reported under. <paramref name="encode"/> runs the encoder on one segment and <paramref name="maxTokens"/>
+    /// gives each segment's token budget. <paramref name="onResult"/> hears each segment's result as soon as that
+    /// segment ends, while the others go on decoding. Returns when no segment is left decoding and none joins.
     /// </summary>
-    public RecognitionResult[] Decode(
-        IReadOnlyList<ReadOnlyMemory<float>> segments, Func<ReadOnlyMemory<float>, IDisposableReadOnlyCollection<OrtValue>> encode,
-        Func<int, int> maxTokens, Action<int, RecognitionResult>? onResult, CancellationToken cancellationToken)
+    public void Decode(
+        IReadOnlyList<(int Id, ReadOnlyMemory<float> Samples)> segments, Func<int, IReadOnlyList<(int Id, ReadOnlyMemory<float> Samples)>>? joining,
+        Func<ReadOnlyMemory<float>, IDisposableReadOnlyCollection<OrtValue>> encode, Func<int, int> maxTokens,
+        Action<int, RecognitionResult> onResult, CancellationToken cancellationToken)
     {
-        var rows = segments.Count;
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(rows, MaxRows, nameof(segments));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(segments.Count, MaxRows, nameof(segments));
         var vocabulary = _layout.VocabularySize;
-        var decoding = new RowState[rows];
-        var results = new RecognitionResult[rows];
-        var firsts = new IDisposableReadOnlyCollection<OrtValue>?[rows];
         IDisposableReadOnlyCollection<OrtValue>? current = null;
+        _active = 0;
+        _longest = 0;
+        _pastLength = 0;
         try
         {
-            // Each segment alone: encoder, then the first decoder call, which yields its first token and its caches.
-            var frames = new int[rows];
-            for (var row = 0; row < rows; row++)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                using var encoded = encode(segments[row]);
-                using var ids = OrtValue.CreateTensorValueFromMemory(_bos, [1, 1]);
-                _bindings.BindFirstCall(_firstInputs, ids, encoded[0]);
-                var started = OnnxRunClock.Start();
-                firsts[row] = _model.Decoder.Run(_runOptions, _bindings.Names, _firstInputs, _bindings.FirstOutputNames);
-                OnnxRunClock.StopRecognizer(started);
-                Array.Clear(_firstInputs);
-                decoding[row] = new RowState(maxTokens(segments[row].Length));
-                decoding[row].Score(Logits.Greedy(firsts[row]![0].GetTensorDataAsSpan<float>()[^vocabulary..], out var logProbability), logProbability);
-                frames[row] = (int)firsts[row]![2 + _cacheCount].GetTensorTypeAndShape().Shape[2]; // a value cache: [1, heads, frames, head size]
-            }
-
-            var longest = frames.Max();
-            CopyIntoBatch(firsts, frames, longest);
-            foreach (var first in firsts)
-            {
-                first!.Dispose();
-            }
-
-            Array.Clear(firsts);
-
-            // Slot k of the batch holds row slots[k]. The self-attention pasts start as this decoder's buffers and
-            // are afterwards the previous step's presents.
-            var slots = Enumerable.Range(0, rows).ToArray();
-            var active = rows;
-            var pastLength = 1;
-            Bind(active, longest, pastLength, selfPasts: null);
+            var joiners = segments;
             while (true)
             {
+                if (joiners.Count > 0)
+                {
+                    Join(joiners, encode, maxTokens, cancellationToken);
+                    current?.Dispose();
+                    current = null;
+                }
+
+                Leave(onResult, current);
+                joiners = joining is null || _active == MaxRows ? [] : joining(MaxRows - _active);
+                if (joiners.Count > 0)
+                {
+                    continue;
+                }
+
+                if (_active == 0)
+                {
+                    return;
+                }
+
                 cancellationToken.ThrowIfCancellationRequested();
-                var before = active;
-                for (var k = active - 1; k >= 0; k--)
-                {
-                    var row = slots[k];
-                    if (!decoding[row].Ended)
-                    {
-                        continue;
-                    }
-
-                    results[row] = decoding[row].Result(_model.Tokens);
-                    onResult?.Invoke(row, results[row]);
-                    active--;
-                    if (k != active)
-                    {
-                        MoveSlot(active, k, longest, pastLength);
-                        slots[k] = slots[active];
-                    }
-                }
-
-                if (active == 0)
-                {
-                    break;
-                }
-
-                if (active != before)
-                {
-                    Bind(active, longest, pastLength, current);
-                }
-
-                for (var k = 0; k < active; k++)
-                {
-                    _ids[k] = decoding[slots[k]].Advance();
-                }
-
-                var started = OnnxRunClock.Start();
-                var outputs = _model.BatchedStep.Run(_runOptions, _stepInputNames, _stepInputs, _stepOutputNames);
-                OnnxRunClock.StopRecognizer(started);
+                var outputs = Step();
                 ReleaseSelfViews();
                 current?.Dispose();
                 current = outputs;
-                pastLength++;
+                _pastLength++;
                 for (var i = 0; i < _cacheCount; i++)
                 {
                     _stepInputs[1 + i] = current[1 + i];
                 }
 
                 var logits = current[0].GetTensorDataAsSpan<float>();
-                for (var k = 0; k < active; k++)
+                for (var k = 0; k < _active; k++)
                 {
-                    decoding[slots[k]].Score(Logits.Greedy(logits.Slice(k * vocabulary, vocabulary), out var logProbability), logProbability);
+                    _rows[k]!.Score(Logits.Greedy(logits.Slice(k * vocabulary, vocabulary), out var logProbability), logProbability);
                 }
             }
-
-            return results;
         }
         finally
         {
             current?.Dispose();
-            foreach (var first in firsts)
-            {
-                first?.Dispose();
-            }
-
             ReleaseWrapped();
+            Array.Clear(_rows);
             Array.Clear(_firstInputs);
             Array.Clear(_stepInputs);
         }
     }
 
-    /// <summary>Copies each row's first-call caches into the batch buffers, padding the cross caches to <paramref name="longest"/> frames.</summary>
-    private void CopyIntoBatch(IDisposableReadOnlyCollection<OrtValue>?[] firsts, int[] frames, int longest)
+    /// <summary>One batched decoder call on the rows' chosen tokens.</summary>
+    private IDisposableReadOnlyCollection<OrtValue> Step()
     {
-        var rows = firsts.Length;
-        var heads = _layout.Heads;
-        var headSize = _layout.HeadSize;
-        Fit(ref _bias, rows * longest);
-        Fit(ref _ids, rows);
-        for (var row = 0; row < rows; row++)
+        var total = _pastLength + 1;
+        Fit(ref _selfBias, _active * total);
+        for (var k = 0; k < _active; k++)
         {
-            _bias.AsSpan(row * longest, frames[row]).Clear();
-            _bias.AsSpan(row * longest + frames[row], longest - frames[row]).Fill(float.NegativeInfinity);
+            _ids[k] = _rows[k]!.Advance();
+            _positions[k] = _pastLength - _start[k];
+            var bias = _selfBias.AsSpan(k * total, total);
+            bias[.._start[k]].Fill(float.NegativeInfinity);
+            bias[_start[k]..].Clear();
         }
 
-        for (var i = 0; i < _cacheCount; i++)
+        using var selfBias = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _selfBias.AsMemory(0, _active * total), [_active, 1, 1, total]);
+        _stepInputs[_selfBiasInput] = selfBias;
+        var started = OnnxRunClock.Start();
+        var outputs = _model.BatchedStep.Run(_runOptions, _stepInputNames, _stepInputs, _stepOutputNames);
+        OnnxRunClock.StopRecognizer(started);
+        _stepInputs[_selfBiasInput] = null!;
+        return outputs;
+    }
+
+    /// <summary>
+    /// Runs each new segment's encoder and first decoder call alone, then re-lays the batch with them in the last
+    /// slots: every cache is copied into this decoder's spare buffers (dropping the self-attention padding that all
+    /// rows have in front, and widening the cross caches when a new segment is longer) and the buffers swapped.
+    /// </summary>
+    private void Join(
+        IReadOnlyList<(int Id, ReadOnlyMemory<float> Samples)> joiners, Func<ReadOnlyMemory<float>, IDisposableReadOnlyCollection<OrtValue>> encode,
+        Func<int, int> maxTokens, CancellationToken cancellationToken)
+    {
+        var firsts = new IDisposableReadOnlyCollection<OrtValue>[joiners.Count];
+        var count = 0;
+        try
         {
-            Fit(ref _self[i], rows * heads * headSize);
-            Fit(ref _cross[i], rows * heads * longest * headSize);
-            for (var row = 0; row < rows; row++)
+            var vocabulary = _layout.VocabularySize;
+            var longest = _longest;
+            for (; count < joiners.Count; count++)
             {
-                firsts[row]![1 + i].GetTensorDataAsSpan<float>().CopyTo(_self[i].AsSpan(row * heads * headSize));
-                var cross = firsts[row]![1 + _cacheCount + i].GetTensorDataAsSpan<float>();
-                var target = _cross[i].AsSpan(row * heads * longest * headSize, heads * longest * headSize);
-                if (IsTransposedKey(i))
-                {
-                    CopyPadded(cross, target, heads * headSize, frames[row], longest);
-                }
-                else
-                {
-                    CopyPadded(cross, target, heads, frames[row] * headSize, longest * headSize);
-                }
+                cancellationToken.ThrowIfCancellationRequested();
+                var (id, samples) = joiners[count];
+                using var encoded = encode(samples);
+                using var ids = OrtValue.CreateTensorValueFromMemory(_bos, [1, 1]);
+                _bindings.BindFirstCall(_firstInputs, ids, encoded[0]);
+                var started = OnnxRunClock.Start();
+                firsts[count] = _model.Decoder.Run(_runOptions, _bindings.Names, _firstInputs, _bindings.FirstOutputNames);
+                OnnxRunClock.StopRecognizer(started);
+                Array.Clear(_firstInputs);
+                var slot = _active + count;
+                _rows[slot] = new RowState(id, maxTokens(samples.Length));
+                _rows[slot]!.Score(Logits.Greedy(firsts[count][0].GetTensorDataAsSpan<float>()[^vocabulary..], out var logProbability), logProbability);
+                _frames[slot] = (int)firsts[count][2 + _cacheCount].GetTensorTypeAndShape().Shape[2]; // a value cache: [1, heads, frames, head size]
+                longest = Math.Max(longest, _frames[slot]);
+            }
+
+            Relay(firsts, longest);
+        }
+        finally
+        {
+            for (var i = 0; i < count; i++)
+            {
+                firsts[i].Dispose();
             }
         }
     }
 
-    /// <summary>
-    /// Binds the step inputs for the first <paramref name="active"/> slots: token ids, bias and cross caches over
-    /// this decoder's buffers; the self-attention pasts over its buffers (<paramref name="selfPasts"/> null, before
-    /// the first step) or over the first slots of the last step's presents.
-    /// </summary>
-    private void Bind(int active, int longest, int pastLength, IDisposableReadOnlyCollection<OrtValue>? selfPasts)
+    /// <summary>Copies the rows now in the batch and the new ones' first-call caches into the spare buffers, and binds them.</summary>
+    private void Relay(IDisposableReadOnlyCollection<OrtValue>[] firsts, int longest)
     {
         var heads = _layout.Heads;
         var headSize = _layout.HeadSize;
-        ReleaseWrapped();
-        _stepInputs[0] = Wrap(_ids.AsMemory(0, active), [active, 1]);
-        for (var i = 0; i < _cacheCount; i++)
+        var old = _active;
+        var rows = old + firsts.Length;
+        var dropped = old == 0 ? 0 : int.MaxValue;
+        for (var k = 0; k < old; k++)
         {
-            long[] selfShape = [active, heads, pastLength, headSize];
-            _stepInputs[1 + i] = selfPasts is null
-                ? Wrap(_self[i].AsMemory(0, active * heads * headSize), selfShape)
-                : WrapNative(selfPasts[1 + i], selfShape, active * heads * pastLength * headSize);
-            _stepInputs[1 + _cacheCount + i] = Wrap(
-                _cross[i].AsMemory(0, active * heads * longest * headSize),
-                IsTransposedKey(i) ? [active, heads, headSize, longest] : [active, heads, longest, headSize]);
+            dropped = Math.Min(dropped, _start[k]);
         }
 
-        _stepInputs[^1] = Wrap(_bias.AsMemory(0, active * longest), [active, 1, 1, longest]);
+        var oldPast = _pastLength;
+        var past = old == 0 ? 1 : oldPast - dropped;
+        for (var k = 0; k < old; k++)
+        {
+            _start[k] -= dropped;
+        }
+
+        for (var k = old; k < rows; k++)
+        {
+            _start[k] = past - 1; // a new segment's past is its begin-of-sequence token alone
+        }
+
+        Fit(ref _crossBias, rows * longest);
+        for (var k = 0; k < rows; k++)
+        {
+            var bias = _crossBias.AsSpan(k * longest, longest);
+            bias[.._frames[k]].Clear();
+            bias[_frames[k]..].Fill(float.NegativeInfinity);
+        }
+
+        for (var i = 0; i < _cacheCount; i++)
+        {
+            Fit(ref _selfSpare[i], rows * heads * past * headSize);
+            Fit(ref _crossSpare[i], rows * heads * longest * headSize);
+            var self = _selfSpare[i].AsSpan(0, rows * heads * past * headSize);
+            var cross = _crossSpare[i].AsSpan(0, rows * heads * longest * headSize);
+            if (old > 0)
+            {
+                // The bound pasts are [old, heads, oldPast, head size], in this decoder's buffers or the last presents.
+                ReadOnlySpan<float> pasts = _stepInputs[1 + i].GetTensorMutableDataAsSpan<float>();
+                CopyLines(pasts[(dropped * headSize)..], self, old * heads, past * headSize, oldPast * headSize, past * headSize);
+                CopyCross(_cross[i], cross, i, old, _longest, longest);
+            }
+
+            for (var j = 0; j < firsts.Length; j++)
+            {
+                var k = old + j;
+                var row = self.Slice(k * heads * past * headSize, heads * past * headSize);
+                row.Clear();
+                CopyLines(firsts[j][1 + i].GetTensorDataAsSpan<float>(), row[((past - 1) * headSize)..], heads, headSize, headSize, past * headSize);
+                var crossRow = cross.Slice(k * heads * longest * headSize, heads * longest * headSize);
+                CopyCross(firsts[j][1 + _cacheCount + i].GetTensorDataAsSpan<float>(), crossRow, i, 1, _frames[k], longest);
+            }
+        }
+
+        (_self, _selfSpare) = (_selfSpare, _self);
+        (_cross, _crossSpare) = (_crossSpare, _cross);
+        _active = rows;
+        _longest = longest;
+        _pastLength = past;
+        Bind(selfPasts: null);
     }
 
     /// <summary>
-    /// Moves slot <paramref name="from"/> of every batch input into slot <paramref name="to"/>: the bias and cross
-    /// caches in this decoder's buffers, the self-attention pasts wherever the bound inputs hold them (its buffers
-    /// before the first step, the last step's presents after).
+    /// Copies <paramref name="rows"/> rows of a cross cache padded to <paramref name="from"/> frames into rows padded
+    /// to <paramref name="to"/> (at least as many), zeroing the padding; a key in the rewritten layout has frames last.
     /// </summary>
-    private void MoveSlot(int from, int to, int longest, int pastLength)
+    private void CopyCross(ReadOnlySpan<float> source, Span<float> target, int index, int rows, int from, int to)
     {
-        MoveBlock(_bias, from, to, longest);
+        var heads = _layout.Heads;
+        var headSize = _layout.HeadSize;
+        if (IsTransposedKey(index))
+        {
+            CopyPadded(source, target, rows * heads * headSize, from, to);
+        }
+        else
+        {
+            CopyPadded(source, target, rows * heads, from * headSize, to * headSize);
+        }
+    }
+
+    /// <summary>Reports the rows that have ended and takes them out of the batch, moving the last rows into their places.</summary>
+    private void Leave(Action<int, RecognitionResult> onResult, IDisposableReadOnlyCollection<OrtValue>? presents)
+    {
+        var before = _active;
+        for (var k = _active - 1; k >= 0; k--)
+        {
+            var row = _rows[k]!;
+            if (!row.Ended)
+            {
+                continue;
+            }
+
+            onResult(row.Id, row.Result(_model.Tokens));
+            _active--;
+            if (k != _active)
+            {
+                MoveSlot(_active, k);
+            }
+
+            _rows[_active] = null;
+        }
+
+        if (_active != before && _active > 0)
+        {
+            Bind(presents);
+        }
+    }
+    /// <summary>
+    /// Binds the step inputs for the rows in the batch: token ids, positions, the cross-attention bias and cross
+    /// caches over this decoder's buffers; the self-attention pasts over its buffers (<paramref name="selfPasts"/>
+    /// null, right after rows joined) or over the first rows of the last step's presents. The self-attention bias,
+    /// whose length grows with every call, is bound by <see cref="Step"/>.
+    /// </summary>
+    private void Bind(IDisposableReadOnlyCollection<OrtValue>? selfPasts)
+    {
+        var heads = _layout.Heads;
+        var headSize = _layout.HeadSize;
+        var rows = _active;
+        ReleaseWrapped();
+        _stepInputs[0] = Wrap(_ids.AsMemory(0, rows), [rows, 1]);
         for (var i = 0; i < _cacheCount; i++)
         {
-            MoveBlock(_cross[i], from, to, _layout.Heads * longest * _layout.HeadSize);
-            MoveBlock(_stepInputs[1 + i].GetTensorMutableDataAsSpan<float>(), from, to, _layout.Heads * pastLength * _layout.HeadSize);
+            long[] selfShape = [rows, heads, _pastLength, headSize];
+            _stepInputs[1 + i] = selfPasts is null
+                ? Wrap(_self[i].AsMemory(0, rows * heads * _pastLength * headSize), selfShape)
+                : WrapNative(selfPasts[1 + i], selfShape, rows * heads * _pastLength * headSize);
+            _stepInputs[1 + _cacheCount + i] = Wrap(
+                _cross[i].AsMemory(0, rows * heads * _longest * headSize),
+                IsTransposedKey(i) ? [rows, heads, headSize, _longest] : [rows, heads, _longest, headSize]);
+        }
+
+        _stepInputs[1 + 2 * _cacheCount] = Wrap(_crossBias.AsMemory(0, rows * _longest), [rows, 1, 1, _longest]);
+        _stepInputs[2 + 2 * _cacheCount] = Wrap(_positions.AsMemory(0, rows), [rows, 1]);
+    }
+
+    /// <summary>
+    /// Moves slot <paramref name="from"/> of the batch into slot <paramref name="to"/>: its state, the cross bias and
+    /// caches in this decoder's buffers, the self-attention pasts wherever the bound inputs hold them (its buffers
+    /// right after rows joined, the last step's presents after a step).
+    /// </summary>
+    private void MoveSlot(int from, int to)
+    {
+        _rows[to] = _rows[from];
+        _start[to] = _start[from];
+        _frames[to] = _frames[from];
+        MoveBlock(_crossBias, from, to, _longest);
+        for (var i = 0; i < _cacheCount; i++)
+        {
+            MoveBlock(_cross[i], from, to, _layout.Heads * _longest * _layout.HeadSize);
+            MoveBlock(_stepInputs[1 + i].GetTensorMutableDataAsSpan<float>(), from, to, _layout.Heads * _pastLength * _layout.HeadSize);
         }
     }
 
@@ -305,6 +426,23 @@ internal sealed class MoonshineGroupDecoder
     /// <summary>Whether cross cache <paramref name="index"/> (layer-major, key then value) is a key in the rewritten layout.</summary>
     private bool IsTransposedKey(int index) => index % 2 == 0 && _layout.CrossKeysTransposed;
 
+    /// <summary>Copies <paramref name="lines"/> runs of <paramref name="run"/> floats from a stride of
+    /// <paramref name="sourceStride"/> to one of <paramref name="targetStride"/>.</summary>
+    private static void CopyLines(ReadOnlySpan<float> source, Span<float> target, int lines, int run, int sourceStride, int targetStride)
+    {
+        for (var line = 0; line < lines; line++)
+        {
+            source.Slice(line * sourceStride, run).CopyTo(target.Slice(line * targetStride, run));
+        }
+    }
+
+    private static float[][] Buffers(int count)
+    {
+        var buffers = new float[count][];
+        Array.Fill(buffers, []);
+        return buffers;
+    }
+
     /// <summary>Copies <paramref name="lines"/> runs of <paramref name="run"/> floats to a stride of <paramref name="stride"/>, zeroing the padding.</summary>
     private static void CopyPadded(ReadOnlySpan<float> source, Span<float> target, int lines, int run, int stride)
     {
@@ -325,8 +463,11 @@ internal sealed class MoonshineGroupDecoder
     }
 
     /// <summary>One segment's greedy decode: its tokens so far, the token chosen next, and the running score.</summary>
-    private sealed class RowState(int budget)
+    private sealed class RowState(int id, int budget)
     {
+        /// <summary>The id the caller gave the segment, under which its result is reported.</summary>
+        public int Id { get; } = id;
+
         private readonly List<int> _tokens = [];
         private double _logProbabilitySum;
         private int _scored;

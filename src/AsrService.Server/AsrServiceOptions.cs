@@ -19,7 +19,7 @@ public sealed class AsrServiceOptions
     public int ConcurrentDecodes { get; set; }
 
     /// <summary>
-    /// Most waiting finals one decode slot decodes together, with their decoder steps batched across streams
+    /// Most finals one decode slot decodes together, with their decoder steps batched across streams
     /// (<see cref="DecodeScheduler"/>); 1 decodes each final alone. Results are the same either way.
     /// </summary>
     public int FinalsPerDecode { get; set; } = 1;

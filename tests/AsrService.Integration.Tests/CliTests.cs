@@ -124,7 +124,8 @@ public sealed class CliTests
     [DataFact]
     public void Bench_FinalsPerDecode_DecodesWaitingFinalsTogetherAndSaysHowMany()
     {
-        // Eight streams sent as fast as possible into one decode slot: finals queue, so groups form.
+        // Eight streams sent as fast as possible into one decode slot: finals queue, so groups form, and the finals
+        // that come while a group decodes join it (at most four decoding at once, any number over its life).
         var (code, stdout, stderr) = Run(
             "bench", "--streams", "8", "--fast", "--duration", "4", "--gap-ms", "200", "--concurrent-decodes", "1", "--finals-per-decode", "4",
             "--data", TestData.Folder("librispeech-test-other-dev"));
@@ -135,7 +136,8 @@ public sealed class CliTests
         var grouped = System.Text.RegularExpressions.Regex.Match(stderr, @"asr: (\d+) finals decoded in (\d+) groups");
         Assert.True(grouped.Success, stderr);
         var (finals, groups) = (int.Parse(grouped.Groups[1].Value), int.Parse(grouped.Groups[2].Value));
-        Assert.InRange(finals, 2 * groups, 4 * groups);
+        Assert.True(groups > 0, stderr);
+        Assert.True(finals >= 2 * groups, $"{finals} finals in {groups} groups");
         Assert.True(finals <= int.Parse(row[7]), $"{finals} grouped finals of {row[7]}");
     }
 

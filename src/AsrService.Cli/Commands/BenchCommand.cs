@@ -32,7 +32,7 @@ internal static class BenchCommand
         var findCapacity = new Option<bool>("--find-capacity") { Description = "Raise the stream count until p95 final latency passes --latency-bound, interims (with --interim) come less often than --interim-bound, or errors appear." };
         var bound = new Option<double>("--latency-bound") { Description = "p95 final latency bound for --find-capacity, in seconds.", DefaultValueFactory = _ => 1.0 };
         var decodes = new Option<int>("--concurrent-decodes") { Description = "In-process server: decodes run at once (0: cores / threads per run).", DefaultValueFactory = _ => 0 };
-        var finalsPerDecode = new Option<int>("--finals-per-decode") { Description = "In-process server: most waiting finals one decode slot decodes together (see asr serve).", DefaultValueFactory = _ => 1 };
+        var finalsPerDecode = new Option<int>("--finals-per-decode") { Description = "In-process server: most finals one decode slot decodes together (see asr serve).", DefaultValueFactory = _ => 1 };
         var interimBound = new Option<double>("--interim-bound") { Description = "With --interim, --find-capacity also requires interims at most this many seconds apart on average.", DefaultValueFactory = _ => 1.0 };
         var seed = new Option<int>("--seed") { Description = "Seed of the streams' shuffled utterance orders; the same seed replays the same load.", DefaultValueFactory = _ => 1 };
         var maxTry = new Option<int>("--max-streams-to-try") { Description = "Upper end of the --find-capacity search.", DefaultValueFactory = _ => 128 };

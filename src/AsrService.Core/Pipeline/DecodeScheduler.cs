@@ -11,12 +11,14 @@ namespace AsrService.Core.Pipeline;
 /// (RESOURCE_EXHAUSTED) by the service, never queued here.
 /// </summary>
 /// <remarks>
-/// With <see cref="FinalsPerDecode"/> above 1, finals that are waiting when a slot comes free are decoded together
-/// in that slot (<see cref="IRecognizerSession.RecognizeGroup"/>: one decoder call per token for all of them), the
-/// oldest first. Nothing waits to fill a group: under light load every group has one final. Each result is what a
-/// decode of that final alone would give, and is answered as soon as that final's decode ends, not when the group's.
-/// A group runs on a session of the scheduler's own (one per slot at most), so that the caller whose wait took the
-/// slot gets its answer as early as the others and its stream is free to go on.
+/// With <see cref="FinalsPerDecode"/> above 1, finals are decoded in groups (<see cref="IRecognizerSession.RecognizeGroup"/>:
+/// one decoder call per token for all of them). A slot that comes free takes the finals waiting then, the oldest
+/// first; while it decodes and no other slot is free, finals that arrive join the group between two decoder calls,
+/// up to <see cref="FinalsPerDecode"/> decoding at once. A final that a free slot can take starts its own group there
+/// instead, on another core. Nothing waits to fill a group. Each result is what a decode of that final alone would
+/// give, and is answered as soon as that final's decode ends, not when the group's. A group runs on a session of the
+/// scheduler's own (one per slot at most), so that the caller whose wait took the slot gets its answer as early as
+/// the others and its stream is free to go on.
 /// </remarks>
 public sealed class DecodeScheduler
 {
@@ -30,7 +32,7 @@ public sealed class DecodeScheduler
     private long _groupedFinals;
 
     /// <param name="concurrentDecodes">Decodes that may run at the same time; each uses the recognizer's intra-op threads.</param>
-    /// <param name="finalsPerDecode">Most waiting finals one slot decodes together (1: each alone).</param>
+    /// <param name="finalsPerDecode">Most finals one slot decodes together (1: each alone).</param>
     /// <param name="createGroupSession">Makes the sessions that groups decode on; required when <paramref name="finalsPerDecode"/> is above 1.</param>
     public DecodeScheduler(int concurrentDecodes, int finalsPerDecode = 1, Func<IRecognizerSession>? createGroupSession = null)
     {
@@ -55,7 +57,7 @@ public sealed class DecodeScheduler
 
     public int FinalsPerDecode { get; }
 
-    /// <summary>Group decodes run (each of two finals or more).</summary>
+    /// <summary>Group decodes run that decoded two finals or more (counting those that joined).</summary>
     public long Groups => Interlocked.Read(ref _groups);
 
     /// <summary>Finals decoded in those groups.</summary>
@@ -87,10 +89,11 @@ public sealed class DecodeScheduler
     }
 
     /// <summary>
-    /// Decodes a closed segment's final (<see cref="SegmentDecoding.DecodeFinal"/>) in the next free slot, together
-    /// with the other finals waiting then, up to <see cref="FinalsPerDecode"/>. A final decoded alone runs on the
-    /// caller's <paramref name="session"/>, a group on one of the scheduler's own sessions; every caller's session is
-    /// idle while it waits here. Cancelling stops this caller's wait; a group already running finishes for the others.
+    /// Decodes a closed segment's final (<see cref="SegmentDecoding.DecodeFinal"/>): alone in the next free slot, on
+    /// the caller's <paramref name="session"/>, when <see cref="FinalsPerDecode"/> is 1; otherwise in a group on one
+    /// of the scheduler's own sessions, which it starts in the next free slot with the other finals waiting then, or
+    /// joins while no slot is free. Every caller's session is idle while it waits here. Cancelling stops this
+    /// caller's wait; a group already running finishes for the others.
     /// </summary>
     public async ValueTask<RecognitionResult> DecodeFinalAsync(
         IRecognizerSession session, SpeechSegment segment, VadOptions vad, CancellationToken cancellationToken)
@@ -160,21 +163,8 @@ public sealed class DecodeScheduler
             return await mine.Result.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        if (group.Count == 1)
-        {
-            try
-            {
-                DecodeGroup(session, group);
-            }
-            finally
-            {
-                _slots.Release();
-            }
-
-            return await mine.Result.Task.ConfigureAwait(false);
-        }
-
-        // The group holds the slot until its last final ends; this caller waits only for its own.
+        // The group holds the slot until its last final ends, and finals that arrive meanwhile join it; this caller
+        // waits only for its own.
         _ = Task.Run(() =>
         {
             IRecognizerSession? groupSession = null;
@@ -236,31 +226,40 @@ public sealed class DecodeScheduler
 
     private void DecodeGroup(IRecognizerSession session, List<PendingFinal> group)
     {
-        if (group.Count > 1)
-        {
-            Interlocked.Increment(ref _groups);
-            Interlocked.Add(ref _groupedFinals, group.Count);
-        }
-
         IReadOnlyList<RecognitionResult>? results = null;
+        var reported = 0;
         try
         {
             // A result that needs no second decode is answered as soon as its row ends, while longer members of the
-            // group are still decoding.
-            results = group.Count == 1 ? null : session.RecognizeGroup(
+            // group are still decoding. Finals that wait for a slot meanwhile join the group instead, up to
+            // FinalsPerDecode decoding at once.
+            results = session.RecognizeGroup(
                 group.ConvertAll(p => p.Segment.Samples),
                 (i, result) =>
                 {
+                    reported++;
                     if (!SegmentDecoding.NeedsRetry(group[i].Segment, group[i].Vad, result, out _))
                     {
                         group[i].Result.TrySetResult(result);
                     }
                 },
+                room =>
+                {
+                    var joining = TakeJoining(Math.Min(room, FinalsPerDecode - (group.Count - reported)));
+                    group.AddRange(joining);
+                    return joining.ConvertAll(p => p.Segment.Samples);
+                },
                 CancellationToken.None);
         }
-        catch (Exception) when (group.Count > 1)
+        catch (Exception)
         {
             // Decode alone below each final not answered yet, so that whatever failed fails only its own final.
+        }
+
+        if (group.Count > 1)
+        {
+            Interlocked.Increment(ref _groups);
+            Interlocked.Add(ref _groupedFinals, group.Count);
         }
 
         for (var i = 0; i < group.Count; i++)
@@ -282,6 +281,36 @@ public sealed class DecodeScheduler
                 pending.Result.TrySetException(e);
             }
         }
+    }
+
+    /// <summary>Takes up to <paramref name="count"/> of the oldest waiting finals into a running group.</summary>
+    private List<PendingFinal> TakeJoining(int count)
+    {
+        // A final that a free slot can take starts a group of its own, on another core.
+        var joining = new List<PendingFinal>();
+        if (count <= 0 || Volatile.Read(ref _waitingFinals) == 0 || _slots.CurrentCount > 0)
+        {
+            return joining;
+        }
+
+        lock (_pending)
+        {
+            foreach (var pending in _pending)
+            {
+                if (joining.Count == count)
+                {
+                    break;
+                }
+
+                joining.Add(pending);
+                pending.Taken = true;
+            }
+
+            _pending.RemoveRange(0, joining.Count);
+        }
+
+        Interlocked.Add(ref _waitingFinals, -joining.Count);
+        return joining;
     }
 
     private sealed class PendingFinal(SpeechSegment segment, VadOptions vad)

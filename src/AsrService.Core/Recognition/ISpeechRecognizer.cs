@@ -48,23 +48,39 @@ public interface IRecognizerSession : IDisposable
     /// gives for segment i. A recognizer that can batch decoder calls across segments does so; this default decodes
     /// them one after another. <paramref name="onResult"/> hears each result (with its index) as soon as it is known,
     /// on the calling thread and before this returns, so that a short segment need not wait for a long one.
+    /// <paramref name="joining"/>, when given, is asked while the group decodes (with the number of segments it can
+    /// take now) for more segments to decode with it; they take the indices after the ones before them, and the
+    /// group ends when none is left decoding and it gives none.
     /// </summary>
     IReadOnlyList<RecognitionResult> RecognizeGroup(
-        IReadOnlyList<ReadOnlyMemory<float>> segments, Action<int, RecognitionResult>? onResult = null, CancellationToken cancellationToken = default) =>
-        RecognizeOneByOne(this, segments, onResult, cancellationToken);
+        IReadOnlyList<ReadOnlyMemory<float>> segments, Action<int, RecognitionResult>? onResult = null,
+        Func<int, IReadOnlyList<ReadOnlyMemory<float>>>? joining = null, CancellationToken cancellationToken = default) =>
+        RecognizeOneByOne(this, segments, onResult, joining, cancellationToken);
 
     /// <summary><see cref="Recognize(ReadOnlySpan{float}, CancellationToken)"/> on each segment in turn: the unbatched group decode.</summary>
     static IReadOnlyList<RecognitionResult> RecognizeOneByOne(
-        IRecognizerSession session, IReadOnlyList<ReadOnlyMemory<float>> segments, Action<int, RecognitionResult>? onResult, CancellationToken cancellationToken)
+        IRecognizerSession session, IReadOnlyList<ReadOnlyMemory<float>> segments, Action<int, RecognitionResult>? onResult,
+        Func<int, IReadOnlyList<ReadOnlyMemory<float>>>? joining, CancellationToken cancellationToken)
     {
-        var results = new RecognitionResult[segments.Count];
-        for (var i = 0; i < results.Length; i++)
+        var all = new List<ReadOnlyMemory<float>>(segments);
+        var results = new List<RecognitionResult>(all.Count);
+        while (true)
         {
-            results[i] = session.Recognize(segments[i].Span, cancellationToken);
-            onResult?.Invoke(i, results[i]);
-        }
+            if (results.Count == all.Count)
+            {
+                var more = joining?.Invoke(1) ?? [];
+                if (more.Count == 0)
+                {
+                    return results;
+                }
 
-        return results;
+                all.AddRange(more);
+            }
+
+            var result = session.Recognize(all[results.Count].Span, cancellationToken);
+            results.Add(result);
+            onResult?.Invoke(results.Count - 1, result);
+        }
     }
 }
 

@@ -8,11 +8,17 @@ namespace AsrService.Onnx.Graph;
 /// <summary>
 /// Builds, from Moonshine's merged decoder, a model for decoder steps whose batch rows belong to different segments
 /// (<see cref="MoonshineGroupDecoder"/>). It is the merged decoder's cached-step branch (<c>use_cache_branch</c> =
-/// true) made into a model of its own, with two changes that make every row's result independent of the other rows:
+/// true) made into a model of its own, with these changes, which make every row's result independent of the other rows:
 /// <list type="bullet">
 /// <item>Cross-attention takes an additive bias, <see cref="CrossAttentionBias"/> ([batch, 1, 1, frames]), before its
 /// softmax: 0 on a row's own encoder frames and -infinity on the padding that brings shorter segments up to the
 /// longest, so padded frames get no weight.</item>
+/// <item>Self-attention takes one too, <see cref="SelfAttentionBias"/> ([batch, 1, 1, past + 1]), in place of the
+/// causal mask the step built from the cache length (all zeros for one new token). A row whose own past is shorter
+/// than the batch's is padded at the front, and the bias gives that padding no weight.</item>
+/// <item>Each row's rotary position is an input, <see cref="PositionIds"/> ([batch, 1]: the length of the row's own
+/// past), instead of the cache length, which is the batch's. Keys are rotated before they enter the cache, so a
+/// row's cached keys do not depend on where in the padded cache they sit.</item>
 /// <item>Activations are quantized per row. The int8 layers quantize their input with one scale and zero point per
 /// call (<c>DynamicQuantizeLinear</c>, and <c>DynamicQuantizeMatMul</c> after <see cref="QuantizedMatMulRewrite"/>),
 /// so in a batch every row would be rounded on the scale of the row with the largest values. Each such point is
@@ -21,21 +27,25 @@ namespace AsrService.Onnx.Graph;
 /// accepts only one zero point per <c>MatMulInteger</c>, so the product runs with zero point 0 and the row's zero
 /// point times the weight's column sums is subtracted afterwards in int32, which is exact.</item>
 /// </list>
-/// The rows of one call must share their self-attention length: segments decoded together from begin-of-sequence
-/// always do. The first call of a segment (the branch that computes the cross-attention caches) stays with the
-/// merged model at batch 1.
+/// The first call of a segment (the branch that computes the cross-attention caches) stays with the merged model at
+/// batch 1; a segment joins the batch after it.
 /// </summary>
 internal static class BatchedStepRewrite
 {
     /// <summary>Bumped whenever the output changes, so that cached files are rebuilt.</summary>
-    public const int Version = 2;
+    public const int Version = 3;
 
     public const string CrossAttentionBias = "cross_attn_bias";
+
+    public const string SelfAttentionBias = "self_attn_bias";
+
+    public const string PositionIds = "position_ids";
 
     private const int Float = 1;
     private const int UInt8 = 2;
     private const int Int8 = 3;
     private const int Int32 = 6;
+    private const int Int64 = 7;
     private const string Zero = "asr_row_quantization/zero";
     private const string QuantizedMaximum = "asr_row_quantization/255";
     private const string SmallestScale = "asr_row_quantization/smallest_scale";
@@ -63,6 +73,8 @@ internal static class BatchedStepRewrite
             throw new ModelLoadException("the decoder is not a merged decoder (one If node on use_cache_branch)");
         }
 
+        ReplacePositions(branch);
+        ReplaceSelfAttentionMasks(branch);
         var outputs = merged.Output.Where(o => o.Name == "logits" || o.Name.Contains(".decoder.", StringComparison.Ordinal)).ToList();
         var step = new Proto.Graph { Name = "batched_decoder_step" };
         step.Node.AddRange(LiveNodes(branch.Node, outputs.Select(o => o.Name)));
@@ -81,16 +93,91 @@ internal static class BatchedStepRewrite
         QuantizedMatMulRewrite.CollectInputs(step, read);
         step.Initializer.AddRange(initializers.Values.Where(t => read.Contains(t.Name)));
         step.Input.AddRange(merged.Input.Where(i => read.Contains(i.Name) && !initializers.ContainsKey(i.Name)));
-        step.Input.Add(BiasInput());
+        step.Input.Add(FloatInput(CrossAttentionBias, "encoder_sequence_length"));
+        step.Input.Add(FloatInput(SelfAttentionBias, "total_decoder_sequence_length"));
+        step.Input.Add(new ValueInfo
+        {
+            Name = PositionIds,
+            Type = new TypeInfo { TensorType = new TensorType { ElemType = Int64, Shape = new TensorShape { Dim = { new Dimension { DimParam = "batch_size" }, new Dimension { DimValue = 1 } } } } },
+        });
         model.Graph = step;
         return model.ToByteArray();
     }
 
-    /// <summary>Counts the quantization points and softmaxes a rewrite changed (for tests).</summary>
-    internal static (int QuantizationPoints, int Softmaxes, int Nodes) Describe(ReadOnlySpan<byte> stepModel)
+    /// <summary>Counts what a rewrite changed (for tests): quantization points, biased cross- and self-attention
+    /// softmaxes, readers of the position input, and nodes.</summary>
+    internal static (int QuantizationPoints, int Softmaxes, int SelfAttentionMasks, int PositionReaders, int Nodes) Describe(ReadOnlySpan<byte> stepModel)
     {
         var graph = Model.Parser.ParseFrom(stepModel).Graph;
-        return (graph.Node.Count(n => n.OpType == "ReduceMin"), graph.Node.Count(n => n.Input.Contains(CrossAttentionBias)), graph.Node.Count);
+        return (
+            graph.Node.Count(n => n.OpType == "ReduceMin"),
+            graph.Node.Count(n => n.Input.Contains(CrossAttentionBias)),
+            graph.Node.Count(n => n.Input.Contains(SelfAttentionBias)),
+            graph.Node.Count(n => n.Input.Contains(PositionIds)),
+            graph.Node.Count);
+    }
+
+    /// <summary>
+    /// Points the rotary embedding at <see cref="PositionIds"/>. As exported, the positions of the new tokens are
+    /// <c>Range(past length, past length + tokens)</c>, unsqueezed to [1, tokens] by <c>/model/decoder/Unsqueeze</c>,
+    /// whose one reader is in <c>rotary_emb</c>; a [batch, 1] tensor broadcasts through the same nodes.
+    /// </summary>
+    private static void ReplacePositions(Proto.Graph branch)
+    {
+        var positions = branch.Node.FirstOrDefault(n => n.Name == "/model/decoder/Unsqueeze" && n.OpType == "Unsqueeze")?.Output[0];
+        var readers = positions is null ? [] : branch.Node.Where(n => n.Input.Contains(positions)).ToList();
+        if (readers.Count != 1 || !readers[0].Name.Contains("/rotary_emb/", StringComparison.Ordinal))
+        {
+            throw new ModelLoadException("unexpected decoder graph: the rotary embedding's positions (/model/decoder/Unsqueeze) were not found");
+        }
+
+        Rename(readers[0], positions!, PositionIds);
+    }
+
+    /// <summary>
+    /// Replaces the causal mask that each self-attention adds before its softmax (<c>…/self_attn/Softmax</c> reads
+    /// <c>Add(scores, Slice(mask))</c>) with <see cref="SelfAttentionBias"/>.
+    /// </summary>
+    private static void ReplaceSelfAttentionMasks(Proto.Graph branch)
+    {
+        var producers = new Dictionary<string, Node>();
+        foreach (var node in branch.Node)
+        {
+            foreach (var output in node.Output)
+            {
+                producers[output] = node;
+            }
+        }
+
+        var replaced = 0;
+        foreach (var softmax in branch.Node.Where(n => n.OpType == "Softmax" && n.Name.Contains("/self_attn/", StringComparison.Ordinal)))
+        {
+            var add = producers.GetValueOrDefault(softmax.Input[0]);
+            var masks = add?.OpType == "Add" ? add.Input.Where(i => producers.GetValueOrDefault(i)?.OpType == "Slice").ToList() : [];
+            if (masks.Count != 1)
+            {
+                throw new ModelLoadException($"unexpected decoder graph: {softmax.Name} does not read Add(scores, mask)");
+            }
+
+            Rename(add!, masks[0], SelfAttentionBias);
+            replaced++;
+        }
+
+        if (replaced == 0)
+        {
+            throw new ModelLoadException("unexpected decoder graph: no self-attention softmax (…/self_attn/Softmax) found");
+        }
+    }
+
+    private static void Rename(Node node, string from, string to)
+    {
+        for (var i = 0; i < node.Input.Count; i++)
+        {
+            if (node.Input[i] == from)
+            {
+                node.Input[i] = to;
+            }
+        }
     }
 
     private sealed class Context(Proto.Graph graph, Dictionary<string, Tensor> initializers)
@@ -297,9 +384,10 @@ internal static class BatchedStepRewrite
         return all.Where((_, i) => live[i]).ToList();
     }
 
-    private static ValueInfo BiasInput() => new()
+    /// <summary>A float input of shape [batch_size, 1, 1, <paramref name="length"/>].</summary>
+    private static ValueInfo FloatInput(string name, string length) => new()
     {
-        Name = CrossAttentionBias,
+        Name = name,
         Type = new TypeInfo
         {
             TensorType = new TensorType
@@ -312,7 +400,7 @@ internal static class BatchedStepRewrite
                         new Dimension { DimParam = "batch_size" },
                         new Dimension { DimValue = 1 },
                         new Dimension { DimValue = 1 },
-                        new Dimension { DimParam = "encoder_sequence_length" },
+                        new Dimension { DimParam = length },
                     },
                 },
             },

@@ -11,24 +11,51 @@ public sealed class DecodeSchedulerGroupTests
     private static readonly VadOptions s_vad = new();
 
     [Fact]
-    public async Task DecodeFinalAsync_FinalsWaitingWhenASlotFrees_AreDecodedTogetherOldestFirst()
+    public async Task DecodeFinalAsync_FinalsWaitingWhenASlotFrees_AreDecodedTogetherOldestFirstAndTheRestJoinAsRowsEnd()
     {
         var session = new CountingSession();
         var scheduler = new DecodeScheduler(1, finalsPerDecode: 4, () => session);
         var finals = await QueueBehindTheOnlySlot(scheduler, session, 1000, 2000, 3000, 4000, 5000, 6000);
         var results = await Task.WhenAll(finals);
 
+        // The four oldest start; 5000 and 6000 join as 1000 and 2000 end, never more than four decoding at once.
         Assert.Equal(["1000", "2000", "3000", "4000", "5000", "6000"], results.Select(r => r.Text));
-        Assert.Equal([1000, 2000, 3000, 4000], session.Groups.First());
-        Assert.Equal([5000, 6000], session.Groups.Last());
-        Assert.Equal(2, scheduler.Groups);
+        var group = Assert.Single(session.Groups);
+        Assert.Equal([1000, 2000, 3000, 4000], group.Started);
+        Assert.Equal([5000, 6000], group.Joined);
+        Assert.Equal(4, group.MostDecodingAtOnce);
+        Assert.Equal(1, scheduler.Groups);
         Assert.Equal(6, scheduler.GroupedFinals);
         Assert.Equal(0, scheduler.WaitingFinals);
         Assert.Equal(0, scheduler.RunningDecodes);
     }
 
     [Fact]
-    public async Task DecodeFinalAsync_NothingElseWaiting_DecodesAloneWithoutWaitingToFillAGroup()
+    public async Task DecodeFinalAsync_FinalArrivingWhileAGroupDecodesAndNoSlotIsFree_JoinsTheGroup()
+    {
+        var groupSession = new CountingSession { PauseAfter = new Pause(0) };
+        var scheduler = new DecodeScheduler(1, finalsPerDecode: 4, () => groupSession);
+        var session = new CountingSession();
+        var finals = await QueueBehindTheOnlySlot(scheduler, session, 1000, 3000);
+        Assert.True(groupSession.PauseAfter!.Reached.Wait(TimeSpan.FromSeconds(30)), "the group never reported its first final");
+
+        var late = scheduler.DecodeFinalAsync(session, Segment(2000), s_vad, CancellationToken.None).AsTask();
+        while (scheduler.WaitingFinals < 1)
+        {
+            await Task.Yield();
+        }
+
+        groupSession.PauseAfter.Resume.Set();
+        Assert.Equal("2000", (await late).Text);
+        Assert.Equal(["1000", "3000"], (await Task.WhenAll(finals)).Select(r => r.Text));
+        var group = Assert.Single(groupSession.Groups);
+        Assert.Equal([2000], group.Joined);
+        Assert.Equal(3, scheduler.GroupedFinals);
+        Assert.Equal(0, session.Alone + groupSession.Alone);
+    }
+
+    [Fact]
+    public async Task DecodeFinalAsync_NothingElseWaiting_StartsAtOnceWithoutWaitingToFillAGroup()
     {
         var session = new CountingSession();
         var scheduler = new DecodeScheduler(2, finalsPerDecode: 8, () => session);
@@ -36,8 +63,8 @@ public sealed class DecodeSchedulerGroupTests
         var result = await scheduler.DecodeFinalAsync(session, Segment(3000), s_vad, CancellationToken.None);
 
         Assert.Equal("3000", result.Text);
-        Assert.Empty(session.Groups);
-        Assert.Equal(1, session.Alone);
+        Assert.Equal([3000], Assert.Single(session.Groups).Started);
+        Assert.Equal(0, session.Alone);
         Assert.Equal(0, scheduler.Groups);
     }
 
@@ -73,7 +100,7 @@ public sealed class DecodeSchedulerGroupTests
         held.Dispose();
 
         Assert.Equal("2000", (await kept).Text);
-        Assert.DoesNotContain(session.Groups, g => g.Contains(1000));
+        Assert.DoesNotContain(session.Groups, g => g.Started.Contains(1000) || g.Joined.Contains(1000));
         Assert.Equal(0, scheduler.WaitingFinals);
     }
 
@@ -159,10 +186,18 @@ public sealed class DecodeSchedulerGroupTests
         public ManualResetEventSlim Resume { get; } = new();
     }
 
+    /// <summary>The lengths of a group's segments: those it started with and those that joined it.</summary>
+    private sealed record GroupRecord(int[] Started)
+    {
+        public List<int> Joined { get; } = [];
+
+        public int MostDecodingAtOnce { get; set; }
+    }
+
     /// <summary>Answers each segment with its length; records which segments were decoded together.</summary>
     private sealed class CountingSession : IRecognizerSession
     {
-        public ConcurrentQueue<int[]> Groups { get; } = new();
+        public ConcurrentQueue<GroupRecord> Groups { get; } = new();
 
         public int Alone;
 
@@ -178,24 +213,41 @@ public sealed class DecodeSchedulerGroupTests
             Recognize(samples, cancellationToken);
 
         public IReadOnlyList<RecognitionResult> RecognizeGroup(
-            IReadOnlyList<ReadOnlyMemory<float>> segments, Action<int, RecognitionResult>? onResult = null, CancellationToken cancellationToken = default)
+            IReadOnlyList<ReadOnlyMemory<float>> segments, Action<int, RecognitionResult>? onResult = null,
+            Func<int, IReadOnlyList<ReadOnlyMemory<float>>>? joining = null, CancellationToken cancellationToken = default)
         {
-            Groups.Enqueue(segments.Select(s => s.Length).ToArray());
-            var results = new RecognitionResult[segments.Count];
+            var group = new GroupRecord(segments.Select(s => s.Length).ToArray());
+            Groups.Enqueue(group);
+            var all = segments.ToList();
+            var results = new List<RecognitionResult?>(all.Select(_ => (RecognitionResult?)null));
+            var decoding = Enumerable.Range(0, all.Count).ToList();
+            group.MostDecodingAtOnce = decoding.Count;
 
-            // Shortest first, as a batched decoder's rows end.
-            foreach (var i in Enumerable.Range(0, segments.Count).OrderBy(i => segments[i].Length))
+            // Shortest first, as a batched decoder's rows end; after each, segments may join (at most 16 decoding).
+            while (decoding.Count > 0)
             {
-                results[i] = Answer(segments[i].Length);
-                onResult?.Invoke(i, results[i]);
+                var i = decoding.MinBy(i => all[i].Length);
+                decoding.Remove(i);
+                results[i] = Answer(all[i].Length);
+                onResult?.Invoke(i, results[i]!);
                 if (i == PauseAfter?.Index)
                 {
                     PauseAfter.Reached.Set();
                     PauseAfter.Resume.Wait();
                 }
+
+                foreach (var joined in joining?.Invoke(16 - decoding.Count) ?? [])
+                {
+                    group.Joined.Add(joined.Length);
+                    decoding.Add(all.Count);
+                    all.Add(joined);
+                    results.Add(null);
+                }
+
+                group.MostDecodingAtOnce = Math.Max(group.MostDecodingAtOnce, decoding.Count);
             }
 
-            return results;
+            return results.ConvertAll(r => r!);
         }
 
         /// <summary>Makes the group stop after reporting result Index, until Resume is set.</summary>
