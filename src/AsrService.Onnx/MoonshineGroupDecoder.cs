@@ -46,11 +46,10 @@ internal sealed class MoonshineGroupDecoder
     private readonly long[] _ids = new long[MaxRows];
     private readonly long[] _positions = new long[MaxRows];
 
-    // This decoder's batch buffers, each with a spare of the same kind to re-lay rows into when segments join.
+    // This decoder's batch buffers; the self-attention ones with spares to re-lay rows into when segments join.
     private float[][] _self;
     private float[][] _selfSpare;
     private float[][] _cross;
-    private float[][] _crossSpare;
     private float[] _crossBias = [];
     private float[] _selfBias = [];
 
@@ -82,7 +81,6 @@ internal sealed class MoonshineGroupDecoder
         _self = Buffers(_cacheCount);
         _selfSpare = Buffers(_cacheCount);
         _cross = Buffers(_cacheCount);
-        _crossSpare = Buffers(_cacheCount);
     }
 
     /// <summary>
@@ -180,8 +178,8 @@ internal sealed class MoonshineGroupDecoder
 
     /// <summary>
     /// Runs each new segment's encoder and first decoder call alone, then re-lays the batch with them in the last
-    /// slots: every cache is copied into this decoder's spare buffers (dropping the self-attention padding that all
-    /// rows have in front, and widening the cross caches when a new segment is longer) and the buffers swapped.
+    /// slots: the self-attention caches are copied into this decoder's spare buffers (dropping the padding that all
+    /// rows have in front) and the buffers swapped; the cross caches stay in place unless a new segment is longer.
     /// </summary>
     private void Join(
         IReadOnlyList<(int Id, ReadOnlyMemory<float> Samples)> joiners, Func<ReadOnlyMemory<float>, IDisposableReadOnlyCollection<OrtValue>> encode,
@@ -222,7 +220,7 @@ internal sealed class MoonshineGroupDecoder
         }
     }
 
-    /// <summary>Copies the rows now in the batch and the new ones' first-call caches into the spare buffers, and binds them.</summary>
+    /// <summary>Lays the rows now in the batch and the new ones' first-call caches out for the next call, and binds them.</summary>
     private void Relay(IDisposableReadOnlyCollection<OrtValue>[] firsts, int longest)
     {
         var heads = _layout.Heads;
@@ -255,18 +253,31 @@ internal sealed class MoonshineGroupDecoder
             bias[_frames[k]..].Fill(float.NegativeInfinity);
         }
 
+        // The rows in the batch keep their cross caches where they are unless the new segments are longer: those are
+        // the largest buffers (a 30 s segment's are 4 MB per row for tiny), and they never change while a row decodes.
+        var widen = old > 0 && longest > _longest;
         for (var i = 0; i < _cacheCount; i++)
         {
             Fit(ref _selfSpare[i], rows * heads * past * headSize);
-            Fit(ref _crossSpare[i], rows * heads * longest * headSize);
             var self = _selfSpare[i].AsSpan(0, rows * heads * past * headSize);
-            var cross = _crossSpare[i].AsSpan(0, rows * heads * longest * headSize);
+            if (widen)
+            {
+                // Rare, and the old buffer is then garbage: no spare of this size is kept.
+                var wider = new float[rows * heads * longest * headSize];
+                CopyCross(_cross[i], wider, i, old, _longest, longest);
+                _cross[i] = wider;
+            }
+            else if (_cross[i].Length < rows * heads * longest * headSize)
+            {
+                Array.Resize(ref _cross[i], rows * heads * longest * headSize);
+            }
+
+            var cross = _cross[i].AsSpan(0, rows * heads * longest * headSize);
             if (old > 0)
             {
                 // The bound pasts are [old, heads, oldPast, head size], in this decoder's buffers or the last presents.
                 ReadOnlySpan<float> pasts = _stepInputs[1 + i].GetTensorMutableDataAsSpan<float>();
                 CopyLines(pasts[(dropped * headSize)..], self, old * heads, past * headSize, oldPast * headSize, past * headSize);
-                CopyCross(_cross[i], cross, i, old, _longest, longest);
             }
 
             for (var j = 0; j < firsts.Length; j++)
@@ -281,7 +292,6 @@ internal sealed class MoonshineGroupDecoder
         }
 
         (_self, _selfSpare) = (_selfSpare, _self);
-        (_cross, _crossSpare) = (_crossSpare, _cross);
         _active = rows;
         _longest = longest;
         _pastLength = past;

@@ -109,14 +109,20 @@ public sealed class CliTests
         var folder = TestData.Folder("librispeech-test-other-dev");
         var (sequentialCode, sequential, _) = Run("eval", folder, "--verbose", "--parallel", "1");
         var (parallelCode, parallel, _) = Run("eval", folder, "--verbose", "--parallel", "2");
+        var (batchedCode, batched, batchedErrors) = Run("eval", folder, "--verbose", "--parallel", "2", "--batch-size", "4");
 
         Assert.Equal(0, sequentialCode);
         Assert.Equal(0, parallelCode);
+        Assert.True(batchedCode == 0, batchedErrors);
         string[] Utterances(string stdout) => stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(line => !line.StartsWith("model=", StringComparison.Ordinal)).ToArray();
         Assert.Equal(60, Utterances(sequential).Length);
         Assert.Equal(Utterances(sequential), Utterances(parallel));
+
+        // Batched decoder steps give each utterance the tokens it gets alone.
+        Assert.Equal(Utterances(sequential), Utterances(batched));
+        Assert.Contains("parallel=2 batch=4 files=60", batched);
         var summary = parallel.Split('\n').Single(line => line.StartsWith("model=", StringComparison.Ordinal));
-        Assert.Contains("threads=1 parallel=2 files=60 audio=447.5s", summary);
+        Assert.Contains("threads=1 parallel=2 batch=1 files=60 audio=447.5s", summary);
         var wer = double.Parse(System.Text.RegularExpressions.Regex.Match(summary, @"wer=([0-9.]+) %").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
         Assert.InRange(wer, 5, 25);
     }

@@ -8,7 +8,26 @@ using AsrService.Onnx;
 namespace AsrService.Cli.Commands;
 
 /// <summary>Everything needed to load the recognition engine, as parsed from the command line.</summary>
-internal sealed record EngineSettings(string Model, InferenceOptions Inference, VadOptions Vad, int ParallelDecodes = 1);
+internal sealed record EngineSettings(string Model, InferenceOptions Inference, VadOptions Vad, int ParallelDecodes = 1, int BatchSize = 1)
+{
+    /// <summary>
+    /// The decode groups of an offline run with <see cref="BatchSize"/> above 1: <see cref="ParallelDecodes"/> slots,
+    /// each decoding up to that many segments with their decoder steps batched; null decodes each segment alone.
+    /// </summary>
+    public DecodeScheduler? CreateBatchScheduler(ISpeechRecognizer recognizer)
+    {
+        if (BatchSize == 1)
+        {
+            return null;
+        }
+
+        recognizer.PrepareGroupDecoding();
+        return new DecodeScheduler(ParallelDecodes, BatchSize, recognizer.CreateSession);
+    }
+
+    /// <summary>Segments (or files) to keep in flight so that the batches can fill.</summary>
+    public int InFlight => Math.Min(OfflineTranscriber.MaxParallelDecodes, ParallelDecodes * BatchSize);
+}
 
 /// <summary>The model, inference and voice-activity options shared by every command that runs a model.</summary>
 internal sealed class EngineOptions
@@ -45,6 +64,12 @@ internal sealed class EngineOptions
     {
         Description = "Offline: decodes run at once, each on its own session with --threads threads (segments of a file for transcribe, files for eval; default: one per core).",
         DefaultValueFactory = _ => Environment.ProcessorCount,
+    };
+
+    private readonly Option<int> _batchSize = new("--batch-size", "-b")
+    {
+        Description = $"Offline: segments one decode runs together, their decoder steps batched in one call per token (same transcripts; 1-{DecodeScheduler.MaxFinalsPerDecode}, 1: each alone). Segments that close while a batch decodes join it.",
+        DefaultValueFactory = _ => 1,
     };
 
     private bool _offline;
@@ -108,7 +133,9 @@ internal sealed class EngineOptions
         {
             options._offline = true;
             command.Options.Add(options._parallel);
+            command.Options.Add(options._batchSize);
         }
+
         command.Options.Add(options._vadThreshold);
         command.Options.Add(options._minSilenceMs);
         command.Options.Add(options._minSpeechMs);
@@ -144,7 +171,18 @@ internal sealed class EngineOptions
             throw new ArgumentException($"--parallel must be between 1 and {OfflineTranscriber.MaxParallelDecodes}, got {parallel}");
         }
 
-        return new EngineSettings(parse.GetRequiredValue(_model), inference, vad, parallel);
+        var batchSize = _offline ? parse.GetValue(_batchSize) : 1;
+        if (batchSize is < 1 or > DecodeScheduler.MaxFinalsPerDecode)
+        {
+            throw new ArgumentException($"--batch-size must be between 1 and {DecodeScheduler.MaxFinalsPerDecode}, got {batchSize}");
+        }
+
+        if (batchSize > 1 && inference.BeamSize > 1)
+        {
+            throw new ArgumentException("--batch-size batches greedy decodes; it cannot be combined with --beam-size");
+        }
+
+        return new EngineSettings(parse.GetRequiredValue(_model), inference, vad, parallel, batchSize);
     }
 }
 

@@ -43,7 +43,7 @@ internal static class EvaluateCommand
             .ToList();
 
         using var engine = Engine.Load(settings, cancellationToken);
-        var transcriber = new OfflineTranscriber(engine.Recognizer, engine.VoiceActivity, settings.Vad);
+        var transcriber = new OfflineTranscriber(engine.Recognizer, engine.VoiceActivity, settings.Vad, settings.CreateBatchScheduler(engine.Recognizer));
 
         // Warm up once so that the first file does not carry ONNX Runtime's one-off allocations.
         using (var warmup = new MemoryAudioSource(new float[16_000], 16_000))
@@ -62,8 +62,12 @@ internal static class EvaluateCommand
         var clock = Stopwatch.StartNew();
 
         // --parallel N transcribes N files at once (a dev-set utterance is usually one segment, so parallel decodes
-        // within a file would not overlap).
-        Parallel.For(0, files.Count, new ParallelOptions { MaxDegreeOfParallelism = settings.ParallelDecodes, CancellationToken = cancellationToken }, i =>
+        // within a file would not overlap). With --batch-size B, N x B files are read at once and their segments wait
+        // for the N decode slots, each of which decodes up to B of them together; the workers mostly wait.
+        var filesAtOnce = settings.BatchSize > 1 ? settings.InFlight : settings.ParallelDecodes;
+        ThreadPool.GetMinThreads(out var workers, out var completionPorts);
+        ThreadPool.SetMinThreads(Math.Max(workers, filesAtOnce + settings.ParallelDecodes + 2), completionPorts);
+        Parallel.For(0, files.Count, new ParallelOptions { MaxDegreeOfParallelism = filesAtOnce, CancellationToken = cancellationToken }, i =>
         {
             var started = Stopwatch.GetTimestamp();
             var samples = AudioFile.ReadAll(files[i]);
@@ -96,7 +100,7 @@ internal static class EvaluateCommand
         var decodeOutside = 1 - (AsrService.Onnx.OnnxRunClock.Recognizer - recognizerBefore).TotalSeconds
             / (AsrService.Onnx.OnnxRunClock.Recognizing - recognizingBefore).TotalSeconds;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"model={engine.Recognizer.ModelName} threads={settings.Inference.IntraOpThreads} parallel={settings.ParallelDecodes} files={files.Count} audio={audioSeconds.Sum():F1}s wer={wer:P2} " +
+            $"model={engine.Recognizer.ModelName} threads={settings.Inference.IntraOpThreads} parallel={settings.ParallelDecodes} batch={settings.BatchSize} files={files.Count} audio={audioSeconds.Sum():F1}s wer={wer:P2} " +
             $"processing={clock.Elapsed.TotalSeconds:F2}s rtf={rtf:F4} outside_onnxruntime={outside:P1} decode_outside_onnxruntime={decodeOutside:P1} cpu={cpu.TotalSeconds:F1}s peak_rss={process.PeakWorkingSet64 / 1e6:F0}MB"));
         return ExitCodes.Success;
     }

@@ -92,14 +92,16 @@ public sealed class DecodeScheduler
     /// Decodes a closed segment's final (<see cref="SegmentDecoding.DecodeFinal"/>): alone in the next free slot, on
     /// the caller's <paramref name="session"/>, when <see cref="FinalsPerDecode"/> is 1; otherwise in a group on one
     /// of the scheduler's own sessions, which it starts in the next free slot with the other finals waiting then, or
-    /// joins while no slot is free. Every caller's session is idle while it waits here. Cancelling stops this
+    /// joins while no slot is free (the caller's session is then not used, and may be null). Every caller's session
+    /// is idle while it waits here. Cancelling stops this
     /// caller's wait; a group already running finishes for the others.
     /// </summary>
     public async ValueTask<RecognitionResult> DecodeFinalAsync(
-        IRecognizerSession session, SpeechSegment segment, VadOptions vad, CancellationToken cancellationToken)
+        IRecognizerSession? session, SpeechSegment segment, VadOptions vad, CancellationToken cancellationToken)
     {
         if (FinalsPerDecode == 1)
         {
+            ArgumentNullException.ThrowIfNull(session);
             using var lease = await EnterFinalAsync(cancellationToken).ConfigureAwait(false);
             return SegmentDecoding.DecodeFinal(session, segment, vad, cancellationToken);
         }

@@ -13,7 +13,9 @@ public sealed record TranscriptSegment(TimeSpan Start, TimeSpan End, string Text
 /// each segment is decoded as soon as it closes, so a file of any length is transcribed in bounded memory and results
 /// come out while the rest is still being read. Moonshine must see speech segments rather than whole files: long
 /// silences make it emit nothing. With more than one parallel decode, closed segments are decoded concurrently (each
-/// on its own recognizer session) while the detector reads on; results still come out in order.
+/// on its own recognizer session) while the detector reads on; results still come out in order. With a scheduler
+/// that groups finals (<see cref="DecodeScheduler.FinalsPerDecode"/> above 1), the segments are decoded in its groups
+/// instead, their decoder steps batched with each other's and with those of whatever else uses that scheduler.
 /// </summary>
 public sealed class OfflineTranscriber
 {
@@ -28,6 +30,9 @@ public sealed class OfflineTranscriber
     private readonly DecodeScheduler? _scheduler;
     private readonly int _parallelDecodes;
 
+    /// <param name="scheduler">Decode slots shared with other work (the server's streams), or the groups that decode
+    /// segments together; null decodes at once.</param>
+    /// <param name="parallelDecodes">Decodes one transcription keeps in flight while it reads on.</param>
     public OfflineTranscriber(
         ISpeechRecognizer recognizer, IVoiceActivityModel voiceActivityModel, VadOptions? vadOptions = null, DecodeScheduler? scheduler = null, int parallelDecodes = 1)
     {
@@ -114,12 +119,12 @@ public sealed class OfflineTranscriber
     }
 
     /// <summary>
-    /// Decodes in flight, oldest first, each on a session of its own. With one parallel decode, a segment is decoded
-    /// at once on the calling thread, exactly as a sequential loop would.
+    /// Decodes in flight, oldest first, each on a session of its own or in the scheduler's groups. With one parallel
+    /// decode and no groups, a segment is decoded at once on the calling thread, exactly as a sequential loop would.
     /// </summary>
     private sealed class OrderedDecodes(OfflineTranscriber owner, CancellationToken cancellationToken) : IDisposable
     {
-        private readonly Queue<(SpeechSegment Segment, Task<RecognitionResult> Result, IRecognizerSession Session)> _inFlight = new();
+        private readonly Queue<(SpeechSegment Segment, Task<RecognitionResult> Result, IRecognizerSession? Session)> _inFlight = new();
         private readonly Stack<IRecognizerSession> _idle = new();
         private readonly List<IRecognizerSession> _all = [];
 
@@ -127,6 +132,13 @@ public sealed class OfflineTranscriber
 
         public void Start(SpeechSegment segment)
         {
+            if (owner._scheduler is { FinalsPerDecode: > 1 } groups)
+            {
+                // Decoded in one of the scheduler's groups, on its sessions.
+                _inFlight.Enqueue((segment, groups.DecodeFinalAsync(null, segment, owner._vadOptions, cancellationToken).AsTask(), null));
+                return;
+            }
+
             if (!_idle.TryPop(out var session))
             {
                 session = owner._recognizer.CreateSession();
@@ -149,7 +161,11 @@ public sealed class OfflineTranscriber
             }
 
             var result = oldest.Result.GetAwaiter().GetResult();
-            _idle.Push(oldest.Session);
+            if (oldest.Session is not null)
+            {
+                _idle.Push(oldest.Session);
+            }
+
             if (result.Text.Length > 0)
             {
                 done = new TranscriptSegment(oldest.Segment.StartTime, oldest.Segment.EndTime, result.Text, result.Confidence);

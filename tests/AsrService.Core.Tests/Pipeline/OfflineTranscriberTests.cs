@@ -52,6 +52,20 @@ public sealed class OfflineTranscriberTests
     }
 
     [Fact]
+    public void Transcribe_WithASchedulerThatGroupsFinals_DecodesTheSegmentsInItsGroupsInAudioOrder()
+    {
+        // One slot, four segments in flight: while the slot decodes, the next segments wait and join its group.
+        var recognizer = new ScriptedRecognizer(_ => Thread.Sleep(20));
+        var scheduler = new DecodeScheduler(1, finalsPerDecode: 4, recognizer.CreateSession);
+
+        var segments = new OfflineTranscriber(recognizer, new LoudnessVad(), Vad(), scheduler, parallelDecodes: 4).Transcribe(Bursts(8)).ToList();
+
+        Assert.Equal(Enumerable.Range(0, 8).Select(i => $"segment {i}"), segments.Select(s => s.Text));
+        Assert.True(scheduler.GroupedFinals >= 2, $"{scheduler.GroupedFinals} segments were decoded in groups");
+        Assert.Equal(1, recognizer.MaxConcurrent);
+    }
+
+    [Fact]
     public void Transcribe_OneDecodeFails_TheErrorSurfacesAndEverySessionIsDisposedAfterItsDecode()
     {
         var recognizer = new ScriptedRecognizer(index =>
