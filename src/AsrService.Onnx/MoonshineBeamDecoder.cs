@@ -94,8 +94,7 @@ internal sealed class MoonshineBeamDecoder : IBeamSearchModel, IDisposable
         var cacheCount = _layout.Layers * 2;
         _ids[0] = TokenDecoder.BeginOfSequence;
         using var firstIds = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _ids.AsMemory(0, 1), [1, 1]);
-        _bindings.BindFirstCall(_inputs, firstIds, encoderOutput);
-        _current = Run(_bindings.FirstOutputNames);
+        _current = _model.RunFirstCall(_bindings, _runOptions, _inputs, firstIds, encoderOutput);
 
         // Every beam attends to the same audio: repeat the cross-attention caches and the encoder output once per beam.
         // A row's cache keeps the shape the first call gave it (keys and values may be laid out differently).

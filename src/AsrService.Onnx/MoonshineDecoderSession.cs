@@ -211,12 +211,9 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
         }
 
         using var firstIds = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _draftIds.AsMemory(0, firstLength), [1, firstLength]);
-        _bindings.BindFirstCall(_inputs, firstIds, encoderOutput);
 
         // The first call's outputs hold the cross-attention caches used by every later step, so they live until the end.
-        var started = OnnxRunClock.Start();
-        using var first = _model.Decoder.Run(_runOptions, _bindings.Names, _inputs, _bindings.FirstOutputNames);
-        OnnxRunClock.StopRecognizer(started);
+        using var first = _model.RunFirstCall(_bindings, _runOptions, _inputs, firstIds, encoderOutput);
         for (var i = 0; i < cacheCount; i++)
         {
             _inputs[FirstPastInput + cacheCount + i] = first[1 + cacheCount + i];
@@ -321,10 +318,9 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
         }
 
         using var idsValue = OrtValue.CreateTensorValueFromMemory(ids, [1, ids.Length]);
-        _bindings.BindFirstCall(_inputs, idsValue, encoded[0]);
         try
         {
-            using var outputs = _model.Decoder.Run(_runOptions, _bindings.Names, _inputs, _bindings.FirstOutputNames);
+            using var outputs = _model.RunFirstCall(_bindings, _runOptions, _inputs, idsValue, encoded[0]);
             return outputs[0].GetTensorDataAsSpan<float>().ToArray();
         }
         finally
@@ -374,8 +370,7 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
             var vocabulary = session._layout.VocabularySize;
             var inputs = session._inputs;
             session._tokenId[0] = TokenDecoder.BeginOfSequence;
-            session._bindings.BindFirstCall(inputs, session._tokenValue, encoded[0]);
-            _first = session._model.Decoder.Run(session._runOptions, session._bindings.Names, inputs, session._bindings.FirstOutputNames);
+            _first = session._model.RunFirstCall(session._bindings, session._runOptions, inputs, session._tokenValue, encoded[0]);
             for (var i = 0; i < cacheCount; i++)
             {
                 inputs[FirstPastInput + i] = _first[1 + i];

@@ -190,17 +190,16 @@ internal sealed class MoonshineGroupDecoder
         try
         {
             var vocabulary = _layout.VocabularySize;
-            var longest = _longest;
+
+            // With no row left in the batch, the cross caches are padded to the new segments alone.
+            var longest = _active == 0 ? 0 : _longest;
             for (; count < joiners.Count; count++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 var (id, samples) = joiners[count];
                 using var encoded = encode(samples);
                 using var ids = OrtValue.CreateTensorValueFromMemory(_bos, [1, 1]);
-                _bindings.BindFirstCall(_firstInputs, ids, encoded[0]);
-                var started = OnnxRunClock.Start();
-                firsts[count] = _model.Decoder.Run(_runOptions, _bindings.Names, _firstInputs, _bindings.FirstOutputNames);
-                OnnxRunClock.StopRecognizer(started);
+                firsts[count] = _model.RunFirstCall(_bindings, _runOptions, _firstInputs, ids, encoded[0]);
                 Array.Clear(_firstInputs);
                 var slot = _active + count;
                 _rows[slot] = new RowState(id, maxTokens(samples.Length));
@@ -343,6 +342,7 @@ internal sealed class MoonshineGroupDecoder
             Bind(presents);
         }
     }
+
     /// <summary>
     /// Binds the step inputs for the rows in the batch: token ids, positions, the cross-attention bias and cross
     /// caches over this decoder's buffers; the self-attention pasts over its buffers (<paramref name="selfPasts"/>

@@ -60,6 +60,21 @@ public sealed class MoonshineRecognizer : ISpeechRecognizer
 
     internal InferenceSession Decoder => _decoder;
 
+    /// <summary>
+    /// Binds <paramref name="ids"/> and one encoder output into <paramref name="inputs"/> and runs the merged
+    /// decoder's first call (the branch without a past, which computes the cross-attention caches), counted as
+    /// recognizer time. The outputs are the logits, then the self- and cross-attention presents.
+    /// </summary>
+    internal IDisposableReadOnlyCollection<OrtValue> RunFirstCall(
+        MoonshineDecoderInputs bindings, RunOptions runOptions, OrtValue[] inputs, OrtValue ids, OrtValue encoderOutput)
+    {
+        bindings.BindFirstCall(inputs, ids, encoderOutput);
+        var started = OnnxRunClock.Start();
+        var outputs = _decoder.Run(runOptions, bindings.Names, inputs, bindings.FirstOutputNames);
+        OnnxRunClock.StopRecognizer(started);
+        return outputs;
+    }
+
     /// <summary>The batched-step model for group decoding (<see cref="MoonshineGroupDecoder"/>), built and loaded on first use.</summary>
     internal InferenceSession BatchedStep => _batchedStep.Value;
 

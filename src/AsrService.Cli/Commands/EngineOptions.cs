@@ -25,7 +25,7 @@ internal sealed record EngineSettings(string Model, InferenceOptions Inference, 
         return new DecodeScheduler(ParallelDecodes, BatchSize, recognizer.CreateSession);
     }
 
-    /// <summary>Segments (or files) to keep in flight so that the batches can fill.</summary>
+    /// <summary>Segments (or files) to keep in flight: one per decode, or enough for the batches to fill.</summary>
     public int InFlight => Math.Min(OfflineTranscriber.MaxParallelDecodes, ParallelDecodes * BatchSize);
 }
 

@@ -64,7 +64,7 @@ internal static class EvaluateCommand
         // --parallel N transcribes N files at once (a dev-set utterance is usually one segment, so parallel decodes
         // within a file would not overlap). With --batch-size B, N x B files are read at once and their segments wait
         // for the N decode slots, each of which decodes up to B of them together; the workers mostly wait.
-        var filesAtOnce = settings.BatchSize > 1 ? settings.InFlight : settings.ParallelDecodes;
+        var filesAtOnce = settings.InFlight;
         ThreadPool.GetMinThreads(out var workers, out var completionPorts);
         ThreadPool.SetMinThreads(Math.Max(workers, filesAtOnce + settings.ParallelDecodes + 2), completionPorts);
         Parallel.For(0, files.Count, new ParallelOptions { MaxDegreeOfParallelism = filesAtOnce, CancellationToken = cancellationToken }, i =>

@@ -48,7 +48,7 @@ internal static class TranscribeCommand
 
         using var engine = Engine.Load(settings, cancellationToken);
         var transcriber = new OfflineTranscriber(
-            engine.Recognizer, engine.VoiceActivity, settings.Vad, settings.CreateBatchScheduler(engine.Recognizer), settings.BatchSize > 1 ? settings.InFlight : settings.ParallelDecodes);
+            engine.Recognizer, engine.VoiceActivity, settings.Vad, settings.CreateBatchScheduler(engine.Recognizer), settings.InFlight);
         var failures = 0;
         var transcripts = new List<FileTranscript>();
         foreach (var file in files)

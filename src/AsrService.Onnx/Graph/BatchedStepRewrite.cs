@@ -131,7 +131,7 @@ internal static class BatchedStepRewrite
             throw new ModelLoadException("unexpected decoder graph: the rotary embedding's positions (/model/decoder/Unsqueeze) were not found");
         }
 
-        Rename(readers[0], positions!, PositionIds);
+        GraphEdit.RenameInput(readers[0], positions!, PositionIds);
     }
 
     /// <summary>
@@ -159,24 +159,13 @@ internal static class BatchedStepRewrite
                 throw new ModelLoadException($"unexpected decoder graph: {softmax.Name} does not read Add(scores, mask)");
             }
 
-            Rename(add!, masks[0], SelfAttentionBias);
+            GraphEdit.RenameInput(add!, masks[0], SelfAttentionBias);
             replaced++;
         }
 
         if (replaced == 0)
         {
             throw new ModelLoadException("unexpected decoder graph: no self-attention softmax (…/self_attn/Softmax) found");
-        }
-    }
-
-    private static void Rename(Node node, string from, string to)
-    {
-        for (var i = 0; i < node.Input.Count; i++)
-        {
-            if (node.Input[i] == from)
-            {
-                node.Input[i] = to;
-            }
         }
     }
 

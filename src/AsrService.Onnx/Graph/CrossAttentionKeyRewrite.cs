@@ -99,14 +99,14 @@ internal static class CrossAttentionKeyRewrite
         // First call: the scaled, transposed keys become the output; the output's own transpose goes.
         var scaled = edit.FirstScale.Output[0];
         first.Node.Remove(edit.FirstOutputTranspose);
-        Rename(first, scaled, present);
+        GraphEdit.RenameInput(first, scaled, present);
         edit.FirstScale.Output[0] = present;
 
         // Cached steps: the product reads the past keys as they come.
         var cachedScaled = edit.CachedScale.Output[0];
         cached.Node.Remove(edit.CachedTranspose);
         cached.Node.Remove(edit.CachedScale);
-        Rename(cached, cachedScaled, past);
+        GraphEdit.RenameInput(cached, cachedScaled, past);
         RemoveValueInfo(first, scaled, present);
         RemoveValueInfo(cached, edit.CachedTranspose.Output[0], cachedScaled);
 
@@ -135,20 +135,6 @@ internal static class CrossAttentionKeyRewrite
 
     private static string? OtherInput(Node node, string input) =>
         node.Input.Count == 2 ? node.Input[0] == input ? node.Input[1] : node.Input[1] == input ? node.Input[0] : null : null;
-
-    private static void Rename(Proto.Graph graph, string from, string to)
-    {
-        foreach (var node in graph.Node)
-        {
-            for (var i = 0; i < node.Input.Count; i++)
-            {
-                if (node.Input[i] == from)
-                {
-                    node.Input[i] = to;
-                }
-            }
-        }
-    }
 
     private static void RemoveValueInfo(Proto.Graph graph, params string[] names)
     {
