@@ -266,14 +266,15 @@ internal sealed class GroupCounter(AsrService.Core.Pipeline.DecodeScheduler sche
 {
     private long _groups;
     private long _finals;
+    private long _decoded;
 
     public void Report()
     {
-        var (groups, finals) = (scheduler.Groups, scheduler.GroupedFinals);
-        var (runGroups, runFinals) = (groups - _groups, finals - _finals);
-        (_groups, _finals) = (groups, finals);
+        var (groups, finals, decoded) = (scheduler.Groups, scheduler.GroupedFinals, scheduler.DecodedFinals);
+        var (runGroups, runFinals, runDecoded) = (groups - _groups, finals - _finals, decoded - _decoded);
+        (_groups, _finals, _decoded) = (groups, finals, decoded);
         Console.Error.WriteLine(runGroups == 0
-            ? "asr: no finals were decoded in groups in this run"
-            : $"asr: {runFinals} finals decoded in {runGroups} groups ({(double)runFinals / runGroups:F1} per group)");
+            ? $"asr: no finals were decoded in groups in this run ({runDecoded} decoded)"
+            : $"asr: {runFinals} finals decoded in {runGroups} groups ({(double)runFinals / runGroups:F1} per group), of {runDecoded} decoded");
     }
 }

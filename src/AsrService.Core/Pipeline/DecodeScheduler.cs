@@ -30,6 +30,7 @@ public sealed class DecodeScheduler
     private long _skippedInterims;
     private long _groups;
     private long _groupedFinals;
+    private long _decodedFinals;
 
     /// <param name="concurrentDecodes">Decodes that may run at the same time; each uses the recognizer's intra-op threads.</param>
     /// <param name="finalsPerDecode">Most finals one slot decodes together (1: each alone).</param>
@@ -63,6 +64,10 @@ public sealed class DecodeScheduler
     /// <summary>Finals decoded in those groups.</summary>
     public long GroupedFinals => Interlocked.Read(ref _groupedFinals);
 
+    /// <summary>Finals decoded through <see cref="DecodeFinalAsync"/>, alone or in groups of any size (including those
+    /// whose result was empty, which a stream does not send).</summary>
+    public long DecodedFinals => Interlocked.Read(ref _decodedFinals);
+
     /// <summary>Finals waiting for a slot now.</summary>
     public int WaitingFinals => Volatile.Read(ref _waitingFinals);
 
@@ -93,8 +98,8 @@ public sealed class DecodeScheduler
     /// the caller's <paramref name="session"/>, when <see cref="FinalsPerDecode"/> is 1; otherwise in a group on one
     /// of the scheduler's own sessions, which it starts in the next free slot with the other finals waiting then, or
     /// joins while no slot is free (the caller's session is then not used, and may be null). Every caller's session
-    /// is idle while it waits here. Cancelling stops this
-    /// caller's wait; a group already running finishes for the others.
+    /// is idle while it waits here. Cancelling stops this caller's wait; a group already running finishes for the
+    /// others.
     /// </summary>
     public async ValueTask<RecognitionResult> DecodeFinalAsync(
         IRecognizerSession? session, SpeechSegment segment, VadOptions vad, CancellationToken cancellationToken)
@@ -103,6 +108,7 @@ public sealed class DecodeScheduler
         {
             ArgumentNullException.ThrowIfNull(session);
             using var lease = await EnterFinalAsync(cancellationToken).ConfigureAwait(false);
+            Interlocked.Increment(ref _decodedFinals);
             return SegmentDecoding.DecodeFinal(session, segment, vad, cancellationToken);
         }
 
@@ -148,9 +154,7 @@ public sealed class DecodeScheduler
             else if (!mine.Taken)
             {
                 // Cancelled before any slot or group took it.
-                _pending.Remove(mine);
-                mine.Taken = true;
-                Interlocked.Decrement(ref _waitingFinals);
+                Withdraw([mine]);
             }
         }
 
@@ -216,14 +220,20 @@ public sealed class DecodeScheduler
             }
         }
 
-        foreach (var pending in group)
+        Withdraw(group);
+        return group;
+    }
+
+    /// <summary>Takes <paramref name="finals"/> out of the waiting list (into a group, or cancelled); called under the lock.</summary>
+    private void Withdraw(List<PendingFinal> finals)
+    {
+        foreach (var pending in finals)
         {
             pending.Taken = true;
             _pending.Remove(pending);
         }
 
-        Interlocked.Add(ref _waitingFinals, -group.Count);
-        return group;
+        Interlocked.Add(ref _waitingFinals, -finals.Count);
     }
 
     private void DecodeGroup(IRecognizerSession session, List<PendingFinal> group)
@@ -258,6 +268,7 @@ public sealed class DecodeScheduler
             // Decode alone below each final not answered yet, so that whatever failed fails only its own final.
         }
 
+        Interlocked.Add(ref _decodedFinals, group.Count);
         if (group.Count > 1)
         {
             Interlocked.Increment(ref _groups);
@@ -297,21 +308,10 @@ public sealed class DecodeScheduler
 
         lock (_pending)
         {
-            foreach (var pending in _pending)
-            {
-                if (joining.Count == count)
-                {
-                    break;
-                }
-
-                joining.Add(pending);
-                pending.Taken = true;
-            }
-
-            _pending.RemoveRange(0, joining.Count);
+            joining.AddRange(_pending.Take(count));
+            Withdraw(joining);
         }
 
-        Interlocked.Add(ref _waitingFinals, -joining.Count);
         return joining;
     }
 

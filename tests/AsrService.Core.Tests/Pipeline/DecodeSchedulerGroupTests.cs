@@ -26,6 +26,7 @@ public sealed class DecodeSchedulerGroupTests
         Assert.Equal(4, group.MostDecodingAtOnce);
         Assert.Equal(1, scheduler.Groups);
         Assert.Equal(6, scheduler.GroupedFinals);
+        Assert.Equal(6, scheduler.DecodedFinals);
         Assert.Equal(0, scheduler.WaitingFinals);
         Assert.Equal(0, scheduler.RunningDecodes);
     }
@@ -66,6 +67,7 @@ public sealed class DecodeSchedulerGroupTests
         Assert.Equal([3000], Assert.Single(session.Groups).Started);
         Assert.Equal(0, session.Alone);
         Assert.Equal(0, scheduler.Groups);
+        Assert.Equal(1, scheduler.DecodedFinals);
     }
 
     [Fact]
