@@ -128,6 +128,7 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
         }
 
         var started = OnnxRunClock.Start();
+        using var cancellation = new RunCancellation(_runOptions, cancellationToken);
         try
         {
             using var encoded = Encode(samples);
@@ -135,6 +136,10 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
             var best = _beams.Decode(encoded[0], beamSize, MaxTokens(samples.Length), cancellationToken);
             var confidence = best.ScoredLength == 0 ? 0f : (float)Math.Exp(best.NormalizedScore);
             return new RecognitionResult(_model.Tokens.Decode(best.Tokens), best.Tokens, confidence);
+        }
+        catch (Exception e) when (cancellation.Stopped(e))
+        {
+            throw new OperationCanceledException("the decode was cancelled", e, cancellationToken);
         }
         finally
         {
@@ -153,11 +158,16 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
         }
 
         var started = OnnxRunClock.Start();
+        using var cancellation = new RunCancellation(_runOptions, cancellationToken);
         try
         {
             using var encoded = Encode(samples);
             var maxTokens = MaxTokens(samples.Length);
             return Decode(encoded[0], draft.Length > maxTokens ? draft[..maxTokens] : draft, maxTokens, cancellationToken);
+        }
+        catch (Exception e) when (cancellation.Stopped(e))
+        {
+            throw new OperationCanceledException("the decode was cancelled", e, cancellationToken);
         }
         finally
         {

@@ -64,7 +64,10 @@ public static class AsrServerHost
 
         builder.Services.AddSingleton(new DecodeScheduler(options.ConcurrentDecodes > 0
             ? options.ConcurrentDecodes
-            : Math.Max(1, Environment.ProcessorCount / Math.Max(1, recognizer.IntraOpThreads)), options.FinalsPerDecode, recognizer.CreateSession));
+            : Math.Max(1, Environment.ProcessorCount / Math.Max(1, recognizer.IntraOpThreads)), options.FinalsPerDecode, recognizer.CreateSession)
+        {
+            PreemptInterimsAfter = options.PreemptInterimsAfter,
+        });
         builder.Services.AddSingleton(metrics);
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<AsrGrpcService>();
@@ -93,6 +96,11 @@ public static class AsrServerHost
         registry.Add(new Gauge("asr_decodes_running", "Decodes running now.", () => scheduler.RunningDecodes));
         registry.Add(new Gauge("asr_decode_slots", "Decodes that may run at once.", () => scheduler.ConcurrentDecodes));
         registry.Add(new Gauge("asr_interims_skipped", "Interim updates skipped because every decode slot was busy (since start).", () => scheduler.SkippedInterims));
+        registry.Add(new Gauge("asr_interims_preempted", "Running interim decodes stopped because a final found every decode slot busy (since start).", () => scheduler.PreemptedInterims));
+        var finalWaits = registry.Add(new Histogram("asr_final_wait_seconds",
+            "Time a final waited for a decode slot (or to join a running group) after its segment closed: the queueing part of asr_final_latency_seconds.",
+            [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]));
+        scheduler.FinalWaited += wait => finalWaits.Observe(wait.TotalSeconds);
         registry.Add(new Gauge("asr_final_groups", "Decodes of two finals or more together (--finals-per-decode; since start).", () => scheduler.Groups));
         registry.Add(new Gauge("asr_grouped_finals", "Finals decoded in those groups (since start).", () => scheduler.GroupedFinals));
 

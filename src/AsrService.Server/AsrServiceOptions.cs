@@ -24,6 +24,13 @@ public sealed class AsrServiceOptions
     /// </summary>
     public int FinalsPerDecode { get; set; } = 1;
 
+    /// <summary>
+    /// How long a final that finds every decode slot busy waits before it stops a running interim decode (its update
+    /// is dropped and the stream's next one comes an interval later); zero: at once; null: never
+    /// (<see cref="DecodeScheduler.PreemptInterimsAfter"/>).
+    /// </summary>
+    public TimeSpan? PreemptInterimsAfter { get; set; } = DecodeScheduler.DefaultPreemptInterimsAfter;
+
     /// <summary>Longest audio one Recognize call may carry.</summary>
     public TimeSpan MaxRecognizeAudio { get; set; } = TimeSpan.FromMinutes(10);
 
@@ -111,6 +118,11 @@ public sealed class AsrServiceOptions
         if (FinalsPerDecode is < 1 or > DecodeScheduler.MaxFinalsPerDecode)
         {
             throw new ArgumentException($"FinalsPerDecode must be between 1 and {DecodeScheduler.MaxFinalsPerDecode}, got {FinalsPerDecode}");
+        }
+
+        if (PreemptInterimsAfter < TimeSpan.Zero)
+        {
+            throw new ArgumentException($"PreemptInterimsAfter must be zero or more (or unset: never), got {PreemptInterimsAfter}");
         }
 
         if (MaxRecognizeAudio <= TimeSpan.Zero)

@@ -148,6 +148,11 @@ public sealed class CliTests
         // The server decodes every final the client received, and also those whose text was empty (never sent).
         Assert.True(finals <= decoded, $"{finals} grouped finals of {decoded} decoded");
         Assert.True(decoded >= int.Parse(row[7]), $"{decoded} finals decoded, {row[7]} received");
+
+        // Each decoded final reported once how long it waited for a slot or a group to join.
+        var waited = System.Text.RegularExpressions.Regex.Match(stderr, @"asr: (\d+) finals waited for a decode slot: p50 [0-9.]+ ms, p95 [0-9.]+ ms, max [0-9.]+ ms");
+        Assert.True(waited.Success, stderr);
+        Assert.InRange(int.Parse(waited.Groups[1].Value), int.Parse(row[7]), decoded);
     }
 
     [DataFact]

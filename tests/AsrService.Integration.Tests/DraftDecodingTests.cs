@@ -50,4 +50,28 @@ public sealed class DraftDecodingTests(ModelFixture models, ITestOutputHelper ou
 
         Assert.Equal(session.Recognize(samples).TokenIds, session.Recognize(samples, unrelated).TokenIds);
     }
+
+    [DataFact]
+    public void Recognize_Cancelled_StopsInsideTheModelRunAndLeavesTheSessionUsable()
+    {
+        using var session = models.Tiny.CreateSession();
+        var samples = TestData.Read(TestData.Wavs("librispeech-test-other-dev")[3]);
+        var expected = session.Recognize(samples, ReadOnlySpan<int>.Empty);
+        var draft = expected.TokenIds.Take(expected.TokenIds.Count / 2).ToArray();
+        var drafted = session.Recognize(samples, draft);
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+
+        var error = Assert.ThrowsAny<OperationCanceledException>(() => session.Recognize(samples, draft, cancelled.Token));
+
+        // ONNX Runtime's terminate flag stopped the encoder run itself: a preempted interim does not hold its core
+        // until the next check between decoder steps.
+        Assert.IsType<Microsoft.ML.OnnxRuntime.OnnxRuntimeException>(error.InnerException);
+        Assert.Equal(cancelled.Token, error.CancellationToken);
+
+        // The flag is cleared again: the same session decodes as before, with and without a live token.
+        using var live = new CancellationTokenSource();
+        Assert.Equal(drafted.TokenIds, session.Recognize(samples, draft, live.Token).TokenIds);
+        Assert.Equal(expected.TokenIds, session.Recognize(samples, ReadOnlySpan<int>.Empty).TokenIds);
+    }
 }

@@ -28,6 +28,8 @@ public sealed partial class MetricsEndpointTests(LimitsServerFixture fixture)
         Assert.Equal(3.5, Delta(before, after, "asr_audio_seconds_total{method=\"StreamingRecognize\"}"), 3);
         Assert.InRange(Delta(before, after, "asr_processing_seconds_total{method=\"StreamingRecognize\"}"), 1e-6, 60);
         Assert.Equal(outcome.Finals.Count, Delta(before, after, "asr_final_latency_seconds_count"));
+        // Every final passed the decode scheduler (also any whose text was empty and so was not sent).
+        Assert.True(Delta(before, after, "asr_final_wait_seconds_count") >= outcome.Finals.Count, "finals did not report their wait for a decode slot");
         Assert.Equal(outcome.Responses.Count(r => r.Results.Any(x => !x.IsFinal)), Delta(before, after, "asr_interim_latency_seconds_count"));
         Assert.Equal(1, after["asr_model_info{model=\"tiny\",execution_provider=\"cpu\"}"]);
         Assert.Equal(0, after["asr_streams_active"]);

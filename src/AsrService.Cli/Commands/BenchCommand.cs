@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using AsrService.Cli.Bench;
 using AsrService.Core.Audio;
+using AsrService.Core.Pipeline;
 using AsrService.Core.Vad;
 using AsrService.Grpc;
 using AsrService.Grpc.Client;
@@ -33,13 +34,14 @@ internal static class BenchCommand
         var bound = new Option<double>("--latency-bound") { Description = "p95 final latency bound for --find-capacity, in seconds.", DefaultValueFactory = _ => 1.0 };
         var decodes = new Option<int>("--concurrent-decodes") { Description = "In-process server: decodes run at once (0: cores / threads per run).", DefaultValueFactory = _ => 0 };
         var finalsPerDecode = new Option<int>("--finals-per-decode") { Description = "In-process server: most finals one decode slot decodes together (see asr serve).", DefaultValueFactory = _ => 1 };
+        var preempt = new Option<int>("--preempt-interims-ms") { Description = "In-process server: a final that finds every slot busy stops a running interim after this long (see asr serve).", DefaultValueFactory = _ => ServeCommand.PreemptMilliseconds(DecodeScheduler.DefaultPreemptInterimsAfter) };
         var interimBound = new Option<double>("--interim-bound") { Description = "With --interim, --find-capacity also requires interims at most this many seconds apart on average.", DefaultValueFactory = _ => 1.0 };
         var seed = new Option<int>("--seed") { Description = "Seed of the streams' shuffled utterance orders; the same seed replays the same load.", DefaultValueFactory = _ => 1 };
         var maxTry = new Option<int>("--max-streams-to-try") { Description = "Upper end of the --find-capacity search.", DefaultValueFactory = _ => 128 };
 
         var command = new Command("bench", "Load-test a server with concurrent streams and report latency percentiles.")
         {
-            server, streams, fast, chunkMs, interim, duration, gapMs, data, json, findCapacity, bound, interimBound, maxTry, decodes, finalsPerDecode, seed,
+            server, streams, fast, chunkMs, interim, duration, gapMs, data, json, findCapacity, bound, interimBound, maxTry, decodes, finalsPerDecode, preempt, seed,
         };
         var engineOptions = EngineOptions.AddTo(command, streaming: true);
         command.SetAction(async (parse, cancellationToken) =>
@@ -79,6 +81,7 @@ internal static class BenchCommand
                         MaxConcurrentStreams = 1024,
                         ConcurrentDecodes = parse.GetValue(decodes),
                         FinalsPerDecode = parse.GetValue(finalsPerDecode),
+                        PreemptInterimsAfter = ServeCommand.PreemptAfter(parse.GetValue(preempt)),
                     };
                     serviceOptions.Validate();
 
@@ -92,9 +95,9 @@ internal static class BenchCommand
                     Console.Error.WriteLine($"asr: bench against an in-process server on {address}: model {engine.Recognizer.ModelName}, {engineSettings.Inference.IntraOpThreads} threads per run");
                 }
 
-                var groups = local?.Services.GetRequiredService<AsrService.Core.Pipeline.DecodeScheduler>() is { FinalsPerDecode: > 1 } scheduler
-                    ? new GroupCounter(scheduler)
-                    : null;
+                var scheduling = local is null
+                    ? null
+                    : new SchedulerCounter(local.Services.GetRequiredService<DecodeScheduler>(), settings.Interim);
                 using var connection = GrpcClientConnection.ForAddress(address);
                 var results = new List<LoadResult>();
                 PrintHeader();
@@ -114,7 +117,7 @@ internal static class BenchCommand
                         var run = await LoadRun.RunAsync(connection, utterances, settings with { Streams = n }, stop.Token);
                         results.Add(run);
                         PrintRow(run);
-                        groups?.Report();
+                        scheduling?.Report();
                         if (!Passes(run))
                         {
                             break;
@@ -134,7 +137,7 @@ internal static class BenchCommand
                     var run = await LoadRun.RunAsync(connection, utterances, settings, stop.Token);
                     results.Add(run);
                     PrintRow(run);
-                    groups?.Report();
+                    scheduling?.Report();
                     PrintLatencyByMinute(run);
                 }
 
@@ -261,20 +264,55 @@ internal static class BenchCommand
     }, new JsonSerializerOptions { WriteIndented = true });
 }
 
-/// <summary>Says on stderr how many of a run's finals the in-process server decoded in groups (--finals-per-decode).</summary>
-internal sealed class GroupCounter(AsrService.Core.Pipeline.DecodeScheduler scheduler)
+/// <summary>
+/// Says on stderr what the in-process server's scheduler did in each run: how long finals waited for a decode slot;
+/// with interims, how many it skipped (no slot free) and how many running ones a final preempted; with
+/// --finals-per-decode, how many finals it grouped.
+/// </summary>
+internal sealed class SchedulerCounter
 {
+    private readonly DecodeScheduler _scheduler;
+    private readonly bool _interims;
+    private LatencySample _waits = new();
     private long _groups;
     private long _finals;
     private long _decoded;
+    private long _skipped;
+    private long _preempted;
+
+    public SchedulerCounter(DecodeScheduler scheduler, bool interims)
+    {
+        _scheduler = scheduler;
+        _interims = interims;
+        scheduler.FinalWaited += wait => Volatile.Read(ref _waits).Add(wait.TotalSeconds);
+    }
 
     public void Report()
     {
-        var (groups, finals, decoded) = (scheduler.Groups, scheduler.GroupedFinals, scheduler.DecodedFinals);
+        var waits = Interlocked.Exchange(ref _waits, new LatencySample());
+        if (waits.Count > 0)
+        {
+            Console.Error.WriteLine(
+                $"asr: {waits.Count} finals waited for a decode slot: p50 {waits.Percentile(50) * 1000:F1} ms, "
+                + $"p95 {waits.Percentile(95) * 1000:F1} ms, max {waits.Percentile(100) * 1000:F1} ms");
+        }
+
+        var (groups, finals, decoded) = (_scheduler.Groups, _scheduler.GroupedFinals, _scheduler.DecodedFinals);
         var (runGroups, runFinals, runDecoded) = (groups - _groups, finals - _finals, decoded - _decoded);
         (_groups, _finals, _decoded) = (groups, finals, decoded);
-        Console.Error.WriteLine(runGroups == 0
-            ? $"asr: no finals were decoded in groups in this run ({runDecoded} decoded)"
-            : $"asr: {runFinals} finals decoded in {runGroups} groups ({(double)runFinals / runGroups:F1} per group), of {runDecoded} decoded");
+        var (skipped, preempted) = (_scheduler.SkippedInterims, _scheduler.PreemptedInterims);
+        var (runSkipped, runPreempted) = (skipped - _skipped, preempted - _preempted);
+        (_skipped, _preempted) = (skipped, preempted);
+        if (_interims)
+        {
+            Console.Error.WriteLine($"asr: interims: {runSkipped} skipped (no slot free), {runPreempted} preempted by finals");
+        }
+
+        if (_scheduler.FinalsPerDecode > 1)
+        {
+            Console.Error.WriteLine(runGroups == 0
+                ? $"asr: no finals were decoded in groups in this run ({runDecoded} decoded)"
+                : $"asr: {runFinals} finals decoded in {runGroups} groups ({(double)runFinals / runGroups:F1} per group), of {runDecoded} decoded");
+        }
     }
 }

@@ -23,6 +23,7 @@ internal static class ServeCommand
         var maxStreams = new Option<int>("--max-streams") { Description = "Calls decoded at once; more get RESOURCE_EXHAUSTED.", DefaultValueFactory = _ => defaults.MaxConcurrentStreams };
         var decodes = new Option<int>("--concurrent-decodes") { Description = "Decodes run at once (0: cores / threads per run); more finals wait, more interims are skipped.", DefaultValueFactory = _ => 0 };
         var finalsPerDecode = new Option<int>("--finals-per-decode") { Description = $"Most finals one decode slot decodes together, decoder steps batched across streams; later finals join a running group while no slot is free (1-{DecodeScheduler.MaxFinalsPerDecode}; 1: each alone). Same results.", DefaultValueFactory = _ => defaults.FinalsPerDecode };
+        var preempt = new Option<int>("--preempt-interims-ms") { Description = "A final that finds every decode slot busy stops a running interim after waiting this long (0: at once; -1: never).", DefaultValueFactory = _ => PreemptMilliseconds(defaults.PreemptInterimsAfter) };
         var maxMessage = new Option<int>("--max-message-bytes") { Description = "Largest request message accepted; larger get RESOURCE_EXHAUSTED.", DefaultValueFactory = _ => defaults.MaxMessageBytes };
         var maxStream = new Option<double>("--max-stream-s") { Description = "Most audio per stream, in seconds; then finals and OUT_OF_RANGE.", DefaultValueFactory = _ => defaults.MaxStreamDuration.TotalSeconds };
         var idle = new Option<double>("--idle-timeout-s") { Description = "Seconds without audio before a stream ends (finals, then OUT_OF_RANGE).", DefaultValueFactory = _ => defaults.StreamIdleTimeout.TotalSeconds };
@@ -45,7 +46,7 @@ internal static class ServeCommand
 
         var command = new Command("serve", "Run the gRPC recognition server (asr.v1.Asr, grpc.health.v1, server reflection).")
         {
-            host, port, certificate, key, config, maxStreams, decodes, finalsPerDecode, maxMessage, maxStream, idle, realTimeRate, realTimeBurst, responseQueue, slowReader,
+            host, port, certificate, key, config, maxStreams, decodes, finalsPerDecode, preempt, maxMessage, maxStream, idle, realTimeRate, realTimeBurst, responseQueue, slowReader,
             grace, apiKeys, apiKeysFile, metricsPort, metricsHost, logTranscripts, logFormat,
         };
         var engineOptions = EngineOptions.AddTo(command, streaming: true);
@@ -72,6 +73,7 @@ internal static class ServeCommand
             Override(parse, maxMessage, v => serviceOptions.MaxMessageBytes = v);
             Override(parse, decodes, v => serviceOptions.ConcurrentDecodes = v);
             Override(parse, finalsPerDecode, v => serviceOptions.FinalsPerDecode = v);
+            Override(parse, preempt, v => serviceOptions.PreemptInterimsAfter = PreemptAfter(v));
             Override(parse, maxStream, v => serviceOptions.MaxStreamDuration = Seconds(v));
             Override(parse, idle, v => serviceOptions.StreamIdleTimeout = Seconds(v));
             Override(parse, realTimeRate, v => serviceOptions.RealTimeMaxRate = v);
@@ -138,6 +140,16 @@ internal static class ServeCommand
     }
 
     private static TimeSpan Seconds(double value) => TimeSpan.FromSeconds(value);
+
+    /// <summary>--preempt-interims-ms: milliseconds, or -1 for never.</summary>
+    internal static TimeSpan? PreemptAfter(int milliseconds) => milliseconds switch
+    {
+        -1 => null,
+        < 0 => throw new ArgumentException($"--preempt-interims-ms must be 0 or more, or -1 (never), got {milliseconds}"),
+        _ => TimeSpan.FromMilliseconds(milliseconds),
+    };
+
+    internal static int PreemptMilliseconds(TimeSpan? after) => after is { } delay ? (int)delay.TotalMilliseconds : -1;
 
     /// <summary>Applies a flag only when it was given: an unset flag must not undo the configuration file.</summary>
     private static void Override<T>(ParseResult parse, Option<T> option, Action<T> apply)

@@ -55,13 +55,13 @@ public sealed class RecognitionStream : IDisposable
         {
             if (_scheduler is null)
             {
-                DecodeInterim(events, cancellationToken);
+                DecodeInterim(events, CancellationToken.None, cancellationToken);
             }
             else if (_scheduler.TryEnterInterim(out var lease))
             {
                 using (lease)
                 {
-                    DecodeInterim(events, cancellationToken);
+                    DecodeInterim(events, lease.Preempted, cancellationToken);
                 }
             }
             else
@@ -132,11 +132,28 @@ public sealed class RecognitionStream : IDisposable
         }
     }
 
-    private void DecodeInterim(ICollection<StreamingEvent> events, CancellationToken cancellationToken)
+    /// <summary>
+    /// Decodes the open segment for an interim result; when <paramref name="preempted"/> is cancelled first (a final
+    /// needs the slot), the update is dropped and the next one is due an interval later.
+    /// </summary>
+    private void DecodeInterim(ICollection<StreamingEvent> events, CancellationToken preempted, CancellationToken cancellationToken)
     {
         var start = _detector.OpenSegmentStartSample;
         var started = Stopwatch.GetTimestamp();
-        var result = _session.Recognize(_detector.OpenSegmentSamples, _draft, cancellationToken);
+        RecognitionResult result;
+        using (var stop = preempted.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(preempted, cancellationToken) : null)
+        {
+            try
+            {
+                result = _session.Recognize(_detector.OpenSegmentSamples, _draft, stop?.Token ?? cancellationToken);
+            }
+            catch (OperationCanceledException) when (preempted.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                _nextInterimAtSample = _detector.AcceptedSamples + _interimIntervalSamples;
+                return;
+            }
+        }
+
         _draft = [.. result.TokenIds];
 
         // Re-decoding an open segment costs more as it grows. Spacing interims by at least twice what the last one

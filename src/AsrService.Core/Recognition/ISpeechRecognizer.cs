@@ -39,7 +39,8 @@ public interface IRecognizerSession : IDisposable
     /// <summary>
     /// Decodes a segment given a draft: the token ids of an earlier hypothesis of the same (now longer) segment. The
     /// result is the greedy decode of <paramref name="samples"/>; the draft only saves the decoder the steps on which
-    /// the model still agrees with it.
+    /// the model still agrees with it. Cancelling <paramref name="cancellationToken"/> stops the decode promptly, also
+    /// inside a model run, with <see cref="OperationCanceledException"/> (a preempted interim does not hold its core).
     /// </summary>
     RecognitionResult Recognize(ReadOnlySpan<float> samples, ReadOnlySpan<int> draft, CancellationToken cancellationToken = default);
 

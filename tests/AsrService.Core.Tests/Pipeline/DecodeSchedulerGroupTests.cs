@@ -56,6 +56,21 @@ public sealed class DecodeSchedulerGroupTests
     }
 
     [Fact]
+    public async Task FinalWaited_EveryFinalReportsItsWaitOnce_WhetherItStartsAGroupOrJoinsOne()
+    {
+        var session = new CountingSession();
+        var scheduler = new DecodeScheduler(1, finalsPerDecode: 4, () => session);
+        var waits = new ConcurrentQueue<TimeSpan>();
+        scheduler.FinalWaited += waits.Enqueue;
+
+        await Task.WhenAll(await QueueBehindTheOnlySlot(scheduler, session, 1000, 2000, 3000, 4000, 5000, 6000));
+
+        // The lease that held the slot, then the six finals: four starting the group, two joining it.
+        Assert.Equal(7, waits.Count);
+        Assert.Equal(6, scheduler.GroupedFinals);
+    }
+
+    [Fact]
     public async Task DecodeFinalAsync_NothingElseWaiting_StartsAtOnceWithoutWaitingToFillAGroup()
     {
         var session = new CountingSession();
