@@ -22,7 +22,9 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
 
     private readonly MoonshineRecognizer _model;
     private readonly MoonshineLayout _layout;
-    private readonly RunOptions _runOptions = new();
+    // A run stopped by RunCancellation (a preempted interim) is logged by ONNX Runtime as an error; every failure
+    // reaches the caller as an exception with the same message, so these runs log only fatal errors.
+    private readonly RunOptions _runOptions = new() { LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL };
     private readonly long[] _tokenId = new long[1];
     private readonly OrtValue _tokenValue;
     private readonly MoonshineDecoderInputs _bindings;
