@@ -297,12 +297,11 @@ internal sealed class SchedulerCounter
                 + $"p95 {waits.Percentile(95) * 1000:F1} ms, max {waits.Percentile(100) * 1000:F1} ms");
         }
 
-        var (groups, finals, decoded) = (_scheduler.Groups, _scheduler.GroupedFinals, _scheduler.DecodedFinals);
-        var (runGroups, runFinals, runDecoded) = (groups - _groups, finals - _finals, decoded - _decoded);
-        (_groups, _finals, _decoded) = (groups, finals, decoded);
-        var (skipped, preempted) = (_scheduler.SkippedInterims, _scheduler.PreemptedInterims);
-        var (runSkipped, runPreempted) = (skipped - _skipped, preempted - _preempted);
-        (_skipped, _preempted) = (skipped, preempted);
+        var runGroups = Since(ref _groups, _scheduler.Groups);
+        var runFinals = Since(ref _finals, _scheduler.GroupedFinals);
+        var runDecoded = Since(ref _decoded, _scheduler.DecodedFinals);
+        var runSkipped = Since(ref _skipped, _scheduler.SkippedInterims);
+        var runPreempted = Since(ref _preempted, _scheduler.PreemptedInterims);
         if (_interims)
         {
             Console.Error.WriteLine($"asr: interims: {runSkipped} skipped (no slot free), {runPreempted} preempted by finals");
@@ -314,5 +313,13 @@ internal sealed class SchedulerCounter
                 ? $"asr: no finals were decoded in groups in this run ({runDecoded} decoded)"
                 : $"asr: {runFinals} finals decoded in {runGroups} groups ({(double)runFinals / runGroups:F1} per group), of {runDecoded} decoded");
         }
+    }
+
+    /// <summary>How much a scheduler counter grew since the last report, which <paramref name="last"/> then becomes.</summary>
+    private static long Since(ref long last, long now)
+    {
+        var grown = now - last;
+        last = now;
+        return grown;
     }
 }

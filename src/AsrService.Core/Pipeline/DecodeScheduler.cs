@@ -126,7 +126,7 @@ public sealed class DecodeScheduler
         }
 
         FinalWaited?.Invoke(Stopwatch.GetElapsedTime(asked));
-        return new Lease(_slots);
+        return new Lease(this, null);
     }
 
     /// <summary>
@@ -482,15 +482,12 @@ public sealed class DecodeScheduler
     /// <summary>A held slot; disposing it frees the slot.</summary>
     public readonly struct Lease : IDisposable
     {
-        private readonly SemaphoreSlim? _slots;
         private readonly DecodeScheduler? _scheduler;
         private readonly CancellationTokenSource? _preemption;
 
-        internal Lease(SemaphoreSlim slots) => _slots = slots;
-
-        internal Lease(DecodeScheduler scheduler, CancellationTokenSource preemption)
+        /// <param name="preemption">For an interim, the source of <see cref="Preempted"/>; null for a final.</param>
+        internal Lease(DecodeScheduler scheduler, CancellationTokenSource? preemption)
         {
-            _slots = scheduler._slots;
             _scheduler = scheduler;
             _preemption = preemption;
         }
@@ -505,7 +502,7 @@ public sealed class DecodeScheduler
                 _scheduler!.EndInterim(_preemption);
             }
 
-            _slots?.Release();
+            _scheduler?._slots.Release();
         }
     }
 }
