@@ -160,27 +160,43 @@ public sealed class CliTests
     {
         // One real-time stream with interims (every ~0.5 s): it passes a 5 s interim bound and fails a 10 ms one,
         // whatever its final latency (the latency bound is set loose, so that a busy test machine cannot decide it).
-        string[] Arguments(string interimBound, string json) =>
+        string[] Arguments(string interimBound, string json, params string[] more) =>
         [
             "bench", "--find-capacity", "--interim", "--interim-bound", interimBound, "--latency-bound", "30", "--streams", "1", "--max-streams-to-try", "1",
-            "--duration", "4", "--data", TestData.Folder("librispeech-test-other-dev"), "--json", json,
+            "--duration", "4", "--data", TestData.Folder("librispeech-test-other-dev"), "--json", json, .. more,
         ];
-        var json = Path.Combine(Path.GetTempPath(), $"asr-capacity-{Guid.NewGuid():N}.json");
+        var looseJson = Path.Combine(Path.GetTempPath(), $"asr-capacity-{Guid.NewGuid():N}.json");
+        var strictJson = Path.Combine(Path.GetTempPath(), $"asr-capacity-{Guid.NewGuid():N}.json");
         try
         {
-            var (looseCode, loose, _) = Run(Arguments("5", json));
-            var (strictCode, strict, _) = Run(Arguments("0.01", json));
-            var intervals = JsonDocument.Parse(File.ReadAllText(json)).RootElement.GetProperty("runs")[0].GetProperty("interim_interval_s");
+            var (looseCode, loose, _) = Run(Arguments("5", looseJson));
+            var (strictCode, strict, strictErrors) = Run(Arguments("0.01", strictJson, "--live-memory"));
+            var intervals = JsonDocument.Parse(File.ReadAllText(strictJson)).RootElement.GetProperty("runs")[0].GetProperty("interim_interval_s");
 
             Assert.Equal(0, looseCode);
             Assert.Contains("capacity: 1 streams at p95 final latency <= 30 s and an interim every <= 5 s", loose);
             Assert.Equal(0, strictCode);
             Assert.Contains("capacity: below 1 streams at p95 final latency <= 30 s and an interim every <= 0.01 s", strict);
             Assert.True(intervals.GetProperty("count").GetDouble() >= 2, "the stream produced too few interims to judge their cadence");
+
+            // The in-process server's memory: sampled in every run; the live heap only when asked for.
+            var looseRoot = JsonDocument.Parse(File.ReadAllText(looseJson)).RootElement;
+            var strictRoot = JsonDocument.Parse(File.ReadAllText(strictJson)).RootElement;
+            Assert.Equal(JsonValueKind.Null, looseRoot.GetProperty("runs")[0].GetProperty("memory_mb").GetProperty("managed_live").ValueKind);
+            var idle = strictRoot.GetProperty("idle_memory_mb");
+            var memory = strictRoot.GetProperty("runs")[0].GetProperty("memory_mb");
+            Assert.True(idle.GetProperty("rss").GetDouble() > idle.GetProperty("managed_heap").GetDouble(), idle.ToString());
+            Assert.True(memory.GetProperty("rss_peak").GetDouble() >= memory.GetProperty("rss_mean").GetDouble(), memory.ToString());
+            Assert.True(memory.GetProperty("rss_mean").GetDouble() > memory.GetProperty("managed_live").GetDouble(), memory.ToString());
+            Assert.True(memory.GetProperty("managed_live").GetDouble() > 0, memory.ToString());
+            Assert.True(memory.GetProperty("allocated_per_audio_second").GetDouble() > 0, memory.ToString());
+            Assert.Matches(@"asr: allocated [0-9.]+ MB per audio second \(\d+ MB\); collections: \d+ gen0, \d+ gen1, [1-9]\d* gen2", strictErrors);
+            Assert.Matches(@"asr: memory: RSS \d+ MB mean while all streams sent \(-?\d+ above idle\), peak \d+ MB; managed heap peak \d+ MB, \d+ MB live after a full collection \(\d+ small objects, \d+ large, \d+ pinned\)", strictErrors);
         }
         finally
         {
-            File.Delete(json);
+            File.Delete(looseJson);
+            File.Delete(strictJson);
         }
     }
 

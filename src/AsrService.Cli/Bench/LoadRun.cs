@@ -9,6 +9,19 @@ using Google.Protobuf.WellKnownTypes;
 
 namespace AsrService.Cli.Bench;
 
+/// <summary>What the bench measures of its own process's memory in a run.</summary>
+internal enum MemoryProbe
+{
+    /// <summary>Nothing: the server is another process.</summary>
+    None,
+
+    /// <summary>Resident set and managed heap, sampled four times a second.</summary>
+    Sample,
+
+    /// <summary>The samples, and the live managed heap after one forced full collection halfway through.</summary>
+    SampleAndLive,
+}
+
 /// <summary>Settings of one load run.</summary>
 internal sealed record LoadSettings(
     int Streams,
@@ -53,6 +66,9 @@ internal sealed class LoadResult
 
     public double ProcessCpuSeconds { get; set; }
 
+    /// <summary>This process's memory during the run; null when it was not sampled (a server given by --server).</summary>
+    public MemoryUse? Memory { get; set; }
+
     public int ErrorCount => Errors.Values.Sum();
 }
 
@@ -66,18 +82,31 @@ internal sealed class LoadResult
 /// </summary>
 internal static class LoadRun
 {
-    public static async Task<LoadResult> RunAsync(GrpcClientConnection connection, IReadOnlyList<float[]> utterances, LoadSettings settings, CancellationToken cancellationToken)
+    private static readonly TimeSpan StaggerOver = TimeSpan.FromSeconds(1);
+
+    /// <param name="memory">Whether to sample this process's memory (an in-process server), and whether to force one
+    /// full collection in the middle of the run to measure the live managed heap.</param>
+    public static async Task<LoadResult> RunAsync(
+        GrpcClientConnection connection, IReadOnlyList<float[]> utterances, LoadSettings settings, MemoryProbe memory, CancellationToken cancellationToken)
     {
         var result = new LoadResult { Settings = settings };
         var process = Process.GetCurrentProcess();
         var cpuBefore = process.TotalProcessorTime;
         var clock = Stopwatch.StartNew();
         var audioSeconds = new double[settings.Streams];
+
+        // Every stream has started after StaggerOver and sends until Duration has passed.
+        await using var sampler = memory == MemoryProbe.None ? null : new MemorySampler(StaggerOver, settings.Duration, memory == MemoryProbe.SampleAndLive);
         var tasks = Enumerable.Range(0, settings.Streams)
             .Select(i => Task.Run(() => RunStreamAsync(connection, utterances, settings, i, result, audioSeconds, cancellationToken), cancellationToken))
             .ToArray();
         await Task.WhenAll(tasks).ConfigureAwait(false);
         result.WallSeconds = clock.Elapsed.TotalSeconds;
+        if (sampler is not null)
+        {
+            result.Memory = await sampler.StopAsync().ConfigureAwait(false);
+        }
+
         result.AudioSeconds = audioSeconds.Sum();
         process.Refresh();
         result.ProcessCpuSeconds = (process.TotalProcessorTime - cpuBefore).TotalSeconds;
@@ -87,8 +116,8 @@ internal static class LoadRun
     private static async Task RunStreamAsync(
         GrpcClientConnection connection, IReadOnlyList<float[]> utterances, LoadSettings settings, int index, LoadResult result, double[] audioSeconds, CancellationToken cancellationToken)
     {
-        // Stagger starts over one second so that streams do not reach their segment ends in lock step.
-        await Task.Delay(TimeSpan.FromMilliseconds(1000.0 * index / settings.Streams), cancellationToken).ConfigureAwait(false);
+        // Stagger starts so that streams do not reach their segment ends in lock step.
+        await Task.Delay(StaggerOver * index / settings.Streams, cancellationToken).ConfigureAwait(false);
         var client = new Asr.AsrClient(connection);
         using var call = client.StreamingRecognize(new CallOptions(cancellationToken: cancellationToken));
         var chunkSamples = 16 * settings.ChunkMs;

@@ -38,10 +38,11 @@ internal static class BenchCommand
         var interimBound = new Option<double>("--interim-bound") { Description = "With --interim, --find-capacity also requires interims at most this many seconds apart on average.", DefaultValueFactory = _ => 1.0 };
         var seed = new Option<int>("--seed") { Description = "Seed of the streams' shuffled utterance orders; the same seed replays the same load.", DefaultValueFactory = _ => 1 };
         var maxTry = new Option<int>("--max-streams-to-try") { Description = "Upper end of the --find-capacity search.", DefaultValueFactory = _ => 128 };
+        var liveMemory = new Option<bool>("--live-memory") { Description = "In-process server: halfway through each run, force one full garbage collection and report the managed memory still live (pauses the server once, for tens of milliseconds)." };
 
         var command = new Command("bench", "Load-test a server with concurrent streams and report latency percentiles.")
         {
-            server, streams, fast, chunkMs, interim, duration, gapMs, data, json, findCapacity, bound, interimBound, maxTry, decodes, finalsPerDecode, preempt, seed,
+            server, streams, fast, chunkMs, interim, duration, gapMs, data, json, findCapacity, bound, interimBound, maxTry, decodes, finalsPerDecode, preempt, seed, liveMemory,
         };
         var engineOptions = EngineOptions.AddTo(command, streaming: true);
         command.SetAction(async (parse, cancellationToken) =>
@@ -69,6 +70,7 @@ internal static class BenchCommand
 
             Engine? engine = null;
             GrpcServer? local = null;
+            (double Rss, double Managed) idle = default;
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             try
             {
@@ -92,8 +94,13 @@ internal static class BenchCommand
                     // The in-process server's host takes SIGTERM/Ctrl+C for its own shutdown; the load must stop with it.
                     local.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.Register(stop.Cancel);
                     address = $"127.0.0.1:{local.Port}";
+                    GC.GetTotalMemory(forceFullCollection: true);
+                    idle = MemorySampler.Now();
                     Console.Error.WriteLine($"asr: bench against an in-process server on {address}: model {engine.Recognizer.ModelName}, {engineSettings.Inference.IntraOpThreads} threads per run");
+                    Console.Error.WriteLine($"asr: memory before the first run: RSS {idle.Rss:F0} MB, managed heap {idle.Managed:F0} MB");
                 }
+
+                var memory = local is null ? MemoryProbe.None : parse.GetValue(liveMemory) ? MemoryProbe.SampleAndLive : MemoryProbe.Sample;
 
                 var scheduling = local is null
                     ? null
@@ -114,10 +121,11 @@ internal static class BenchCommand
                     var limit = parse.GetValue(maxTry);
                     while (n <= limit)
                     {
-                        var run = await LoadRun.RunAsync(connection, utterances, settings with { Streams = n }, stop.Token);
+                        var run = await LoadRun.RunAsync(connection, utterances, settings with { Streams = n }, memory, stop.Token);
                         results.Add(run);
                         PrintRow(run);
                         scheduling?.Report();
+                        ReportMemory(run, idle);
                         if (!Passes(run))
                         {
                             break;
@@ -134,16 +142,17 @@ internal static class BenchCommand
                 }
                 else
                 {
-                    var run = await LoadRun.RunAsync(connection, utterances, settings, stop.Token);
+                    var run = await LoadRun.RunAsync(connection, utterances, settings, memory, stop.Token);
                     results.Add(run);
                     PrintRow(run);
                     scheduling?.Report();
+                    ReportMemory(run, idle);
                     PrintLatencyByMinute(run);
                 }
 
                 if (parse.GetValue(json) is { } file)
                 {
-                    await File.WriteAllTextAsync(file.FullName, ToJson(results, engine?.Recognizer.ModelName), cancellationToken);
+                    await File.WriteAllTextAsync(file.FullName, ToJson(results, engine?.Recognizer.ModelName, local is null ? null : idle), cancellationToken);
                 }
 
                 return results.All(r => r.ErrorCount == 0) ? ExitCodes.Success : ExitCodes.ServerError;
@@ -218,6 +227,25 @@ internal static class BenchCommand
             $"{F(r.FirstInterimLatency.Percentile(50))} | {F(r.FirstInterimLatency.Percentile(95))} | {F(r.InterimInterval.Mean())} | {r.ProcessCpuSeconds / r.AudioSeconds:F3} | {errors} |"));
     }
 
+    /// <summary>
+    /// The in-process server's memory in a run (with the bench client's, which holds the audio set): resident set,
+    /// also as what the run added to the idle process, and managed heap. The memory a stream costs is the slope
+    /// between runs with different stream counts: a first run also pays one-off costs (ONNX Runtime's arenas, code).
+    /// </summary>
+    private static void ReportMemory(LoadResult r, (double Rss, double Managed) idle)
+    {
+        if (r.Memory is not { } m)
+        {
+            return;
+        }
+
+        var live = m.Live is { } l ? $", {l.Total:F0} MB live after a full collection ({l.SmallObjects:F0} small objects, {l.LargeObjects:F0} large, {l.Pinned:F0} pinned)" : string.Empty;
+        Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"asr: memory: RSS {m.RssMean:F0} MB mean while all streams sent ({m.RssMean - idle.Rss:F0} above idle), peak {m.RssPeak:F0} MB; managed heap peak {m.ManagedPeak:F0} MB{live}"));
+        Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"asr: allocated {m.Allocated / r.AudioSeconds:F2} MB per audio second ({m.Allocated:F0} MB); collections: {m.Collections[0]} gen0, {m.Collections[1]} gen1, {m.Collections[2]} gen2"));
+    }
+
     /// <summary>For runs of three minutes or more: final latency per minute, to show drift over a soak.</summary>
     private static void PrintLatencyByMinute(LoadResult r)
     {
@@ -237,9 +265,10 @@ internal static class BenchCommand
         }
     }
 
-    private static string ToJson(List<LoadResult> results, string? model) => JsonSerializer.Serialize(new
+    private static string ToJson(List<LoadResult> results, string? model, (double Rss, double Managed)? idle) => JsonSerializer.Serialize(new
     {
         model,
+        idle_memory_mb = idle is { } i ? new { rss = Math.Round(i.Rss, 1), managed_heap = Math.Round(i.Managed, 1) } : null,
         machine = new { cores = Environment.ProcessorCount, os = System.Runtime.InteropServices.RuntimeInformation.OSDescription },
         runs = results.Select(r => new
         {
@@ -259,6 +288,20 @@ internal static class BenchCommand
             cpu_seconds_per_audio_second = Math.Round(r.ProcessCpuSeconds / r.AudioSeconds, 4),
             errors = r.Errors,
             first_error_messages = r.FirstErrorMessages,
+            memory_mb = r.Memory is { } m
+                ? new
+                {
+                    rss_mean = Math.Round(m.RssMean, 1),
+                    rss_peak = Math.Round(m.RssPeak, 1),
+                    managed_heap_peak = Math.Round(m.ManagedPeak, 1),
+                    allocated_per_audio_second = Math.Round(m.Allocated / r.AudioSeconds, 3),
+                    collections = new { gen0 = m.Collections[0], gen1 = m.Collections[1], gen2 = m.Collections[2] },
+                    managed_live = m.Live is { } l ? Math.Round(l.Total, 1) : (double?)null,
+                    managed_live_parts = m.Live is { } p
+                        ? new { small_objects = Math.Round(p.SmallObjects, 1), large_objects = Math.Round(p.LargeObjects, 1), pinned = Math.Round(p.Pinned, 1) }
+                        : null,
+                }
+                : null,
             final_latency_by_minute_s = r.FinalLatencyByMinute.Intervals().Select(i => new { minute = i.Index + 1, latency = i.Sample.Summary() }),
         }),
     }, new JsonSerializerOptions { WriteIndented = true });
