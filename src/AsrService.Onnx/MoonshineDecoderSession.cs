@@ -1,5 +1,6 @@
 using AsrService.Core.Recognition;
 using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
 using static AsrService.Onnx.MoonshineDecoderInputs;
 
 namespace AsrService.Onnx;
@@ -31,7 +32,7 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
     private readonly OrtValue[] _inputs;
     private readonly NativeDecoderStep _step;
     private readonly List<int> _tokens = new(256);
-    private float[] _audio = new float[SampleRate * 30];
+    private readonly float[] _shortAudio = new float[MinimumSamples];
     private long[] _draftIds = new long[256];
     private MoonshineBeamDecoder? _beams;
     private MoonshineGroupDecoder? _group;
@@ -177,22 +178,29 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
         }
     }
 
-    /// <summary>Runs the encoder on a segment (padded with silence to the encoder's minimum length).</summary>
-    internal IDisposableReadOnlyCollection<OrtValue> Encode(ReadOnlySpan<float> samples)
+    /// <summary>
+    /// Runs the encoder on a segment. The input tensor wraps the caller's samples, pinned for the run, so a session
+    /// holds no audio buffer of its own (one stream owns one session); only a segment shorter than the encoder's
+    /// minimum is copied, into a small buffer padded with silence.
+    /// </summary>
+    internal unsafe IDisposableReadOnlyCollection<OrtValue> Encode(ReadOnlySpan<float> samples)
     {
-        var length = Math.Max(samples.Length, MinimumSamples);
-        if (_audio.Length < length)
+        if (samples.Length < MinimumSamples)
         {
-            _audio = new float[length];
+            samples.CopyTo(_shortAudio);
+            _shortAudio.AsSpan(samples.Length).Clear();
+            samples = _shortAudio;
         }
 
-        samples.CopyTo(_audio);
-        _audio.AsSpan(samples.Length, length - samples.Length).Clear();
-        using var audioValue = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _audio.AsMemory(0, length), [1, length]);
-        var started = OnnxRunClock.Start();
-        var encoded = _model.Encoder.Run(_runOptions, s_encoderInputNames, [audioValue], s_encoderOutputNames);
-        OnnxRunClock.StopRecognizer(started);
-        return encoded;
+        fixed (float* data = samples)
+        {
+            using var audioValue = OrtValue.CreateTensorValueWithData(
+                OrtMemoryInfo.DefaultInstance, TensorElementType.Float, [1, samples.Length], (IntPtr)data, (long)samples.Length * sizeof(float));
+            var started = OnnxRunClock.Start();
+            var encoded = _model.Encoder.Run(_runOptions, s_encoderInputNames, [audioValue], s_encoderOutputNames);
+            OnnxRunClock.StopRecognizer(started);
+            return encoded;
+        }
     }
 
     private static readonly string[] s_encoderInputNames = ["input_values"];

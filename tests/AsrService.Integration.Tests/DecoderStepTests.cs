@@ -28,6 +28,28 @@ public sealed class DecoderStepTests(ModelFixture models)
     }
 
     [DataFact]
+    public void Encode_ReadsTheCallersSamplesInPlaceAndPadsShortSegmentsWithSilence()
+    {
+        using var session = new MoonshineDecoderSession(models.Tiny);
+        var samples = TestData.Read(TestData.Wavs("librispeech-test-other-dev")[2]);
+
+        // A span in the middle of a larger array encodes exactly as the same samples in an array of their own.
+        var surrounded = new float[samples.Length + 1000];
+        surrounded.AsSpan().Fill(0.5f);
+        samples.CopyTo(surrounded, 700);
+        Assert.Equal(EncoderOutput(session, samples), EncoderOutput(session, surrounded.AsSpan(700, samples.Length)));
+
+        // Below the encoder's minimum of 4000 samples a segment is padded with silence, also right after a longer
+        // short segment has filled the padding buffer.
+        var shorter = samples.AsSpan(samples.Length / 3, 1200).ToArray();
+        var padded = new float[4000];
+        shorter.CopyTo(padded, 0);
+        var expected = EncoderOutput(session, padded);
+        _ = EncoderOutput(session, samples.AsSpan(samples.Length / 2, 3900));
+        Assert.Equal(expected, EncoderOutput(session, shorter));
+    }
+
+    [DataFact]
     public void Step_WhenOnnxRuntimeRejectsAnInput_ThrowsItsErrorAndRunsAgainOnceTheInputIsRight()
     {
         var model = models.Tiny;
@@ -53,5 +75,11 @@ public sealed class DecoderStepTests(ModelFixture models)
         var logits = step.Run();
         Assert.Equal(layout.VocabularySize, logits.Length);
         Assert.True(float.IsFinite(logits[0]));
+    }
+
+    private static float[] EncoderOutput(MoonshineDecoderSession session, ReadOnlySpan<float> samples)
+    {
+        using var encoded = session.Encode(samples);
+        return encoded[0].GetTensorDataAsSpan<float>().ToArray();
     }
 }
