@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 
 namespace AsrService.Core.Vad;
@@ -10,9 +11,11 @@ namespace AsrService.Core.Vad;
 /// <para>
 /// Audio is kept in one linear buffer (so that the open segment can be handed out as a single span) holding only
 /// what a future event can still include: the pre-roll for SpeechPad when no segment is open, the open segment and
-/// the incomplete next window otherwise. The buffer starts at about a second and grows, rarely, up to 1.5 times
-/// MaxSegment; it is compacted only when full, so a compaction copies at most twice as much as was appended since
-/// the previous one, and a long silent stream never grows it.
+/// the incomplete next window otherwise. The detector's own buffer holds about a second and is compacted only when
+/// full, so a compaction copies at most twice as much as was appended since the previous one, and a long silent
+/// stream never grows it. A longer segment moves into a buffer rented from the shared array pool, doubling up to 1.5
+/// times MaxSegment, which goes back to the pool as soon as what is still needed fits the own buffer again (the
+/// segment has ended): a stream holds memory for its longest segment only while it is in one.
 /// </para>
 /// <para>
 /// Per window nothing is allocated; each completed segment allocates its own copy of its audio, which outlives the
@@ -32,7 +35,12 @@ public sealed class VoiceActivityDetector : IDisposable
     private readonly int _initialAudioCapacity;
     private readonly int _maxAudioCapacity;
 
+    private readonly float[] _ownAudio;
+
+    // _ownAudio, or an array rented from ArrayPool<float>.Shared while a long segment needs more; of a rented array
+    // only the first _capacity samples are used (the pool rounds sizes up).
     private float[] _audio;
+    private int _capacity;
     private long _audioStartSample;
     private int _audioCount;
     private bool _flushed;
@@ -58,7 +66,9 @@ public sealed class VoiceActivityDetector : IDisposable
         // filled); the extra half guarantees each compaction frees a useful amount.
         _maxAudioCapacity = checked((int)(maxSegmentSamples + maxSegmentSamples / 2 + _windowSamples));
         _initialAudioCapacity = (int)Math.Min(_maxAudioCapacity, Math.Max(SampleRate, 4 * (padSamples + _windowSamples)));
-        _audio = new float[_initialAudioCapacity];
+        _ownAudio = new float[_initialAudioCapacity];
+        _audio = _ownAudio;
+        _capacity = _initialAudioCapacity;
 
         _stream = model.CreateStream();
     }
@@ -98,7 +108,7 @@ public sealed class VoiceActivityDetector : IDisposable
     /// <summary>Buffered samples that a future event can still include; the rest goes at the next compaction.</summary>
     internal long NeededSampleCount => AcceptedSamples - Math.Min(_segmenter.EarliestNeededSample, AcceptedSamples);
 
-    internal int BufferCapacity => _audio.Length;
+    internal int BufferCapacity => _capacity;
 
     /// <summary>
     /// Runs the voice-activity model over the whole of <paramref name="samples"/> and returns its segments: the
@@ -144,6 +154,8 @@ public sealed class VoiceActivityDetector : IDisposable
                 Publish(written);
             }
         }
+
+        ReturnRentedBufferIfUnneeded();
     }
 
     /// <summary>
@@ -175,6 +187,7 @@ public sealed class VoiceActivityDetector : IDisposable
         }
 
         Publish(written);
+        ReturnRentedBufferIfUnneeded();
     }
 
     /// <summary>Takes the oldest queued event, if any.</summary>
@@ -187,11 +200,7 @@ public sealed class VoiceActivityDetector : IDisposable
         _stream.Reset();
         _segmenter.Reset();
         _events.Clear();
-        if (_audio.Length != _initialAudioCapacity)
-        {
-            _audio = new float[_initialAudioCapacity];
-        }
-
+        UseBuffer(_ownAudio, _initialAudioCapacity);
         _audioStartSample = 0;
         _audioCount = 0;
         _flushed = false;
@@ -205,6 +214,7 @@ public sealed class VoiceActivityDetector : IDisposable
         }
 
         _disposed = true;
+        UseBuffer(_ownAudio, _initialAudioCapacity);
         _stream.Dispose();
     }
 
@@ -236,7 +246,7 @@ public sealed class VoiceActivityDetector : IDisposable
     /// <summary>Makes room for <paramref name="extra"/> more samples after the counted ones.</summary>
     private void EnsureRoom(int extra)
     {
-        if (_audioCount + extra <= _audio.Length)
+        if (_audioCount + extra <= _capacity)
         {
             return;
         }
@@ -248,23 +258,64 @@ public sealed class VoiceActivityDetector : IDisposable
 
         // Grow rather than compact when compaction would leave the buffer more than half full: otherwise a long
         // segment would be shifted down again after every few windows.
-        float[] target = _audio;
-        if (needed > _audio.Length / 2 && _audio.Length < _maxAudioCapacity)
-        {
-            target = new float[Math.Min(_maxAudioCapacity, Math.Max(2 * _audio.Length, needed))];
-        }
-
-        if (needed > target.Length)
+        bool grow = needed > _capacity / 2 && _capacity < _maxAudioCapacity;
+        int capacity = grow ? Math.Min(_maxAudioCapacity, Math.Max(2 * _capacity, needed)) : _capacity;
+        if (needed > capacity)
         {
             // The segmenter bounds an open segment by MaxSegment, and the capacity exceeds it.
             throw new InvalidOperationException(
-                $"The VAD audio buffer ({target.Length} samples) cannot hold {needed}; this is a bug.");
+                $"The VAD audio buffer ({capacity} samples) cannot hold {needed}; this is a bug.");
         }
 
-        _audio.AsSpan(discard, keep).CopyTo(target);
-        _audio = target;
+        if (grow)
+        {
+            float[] rented = ArrayPool<float>.Shared.Rent(capacity);
+            _audio.AsSpan(discard, keep).CopyTo(rented);
+            UseBuffer(rented, capacity);
+        }
+        else
+        {
+            _audio.AsSpan(discard, keep).CopyTo(_audio);
+        }
+
         _audioStartSample = keepFromSample;
         _audioCount = keep;
+    }
+
+    /// <summary>
+    /// Once what a future event can still include fits in half the detector's own buffer (the long segment has
+    /// ended), moves it there and gives the rented buffer back to the pool.
+    /// </summary>
+    private void ReturnRentedBufferIfUnneeded()
+    {
+        if (ReferenceEquals(_audio, _ownAudio))
+        {
+            return;
+        }
+
+        int discard = (int)(Math.Min(_segmenter.EarliestNeededSample, AcceptedSamples) - _audioStartSample);
+        int keep = _audioCount - discard;
+        if (keep > _initialAudioCapacity / 2)
+        {
+            return;
+        }
+
+        _audio.AsSpan(discard, keep).CopyTo(_ownAudio);
+        _audioStartSample += discard;
+        _audioCount = keep;
+        UseBuffer(_ownAudio, _initialAudioCapacity);
+    }
+
+    /// <summary>Switches to <paramref name="buffer"/>, giving a rented buffer it replaces back to the pool.</summary>
+    private void UseBuffer(float[] buffer, int capacity)
+    {
+        if (!ReferenceEquals(_audio, _ownAudio) && !ReferenceEquals(_audio, buffer))
+        {
+            ArrayPool<float>.Shared.Return(_audio);
+        }
+
+        _audio = buffer;
+        _capacity = capacity;
     }
 
     private void DrainSegmentsInto(List<SpeechSegment> segments)

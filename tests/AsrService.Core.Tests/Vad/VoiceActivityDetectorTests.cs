@@ -136,6 +136,50 @@ public sealed class VoiceActivityDetectorTests
     }
 
     [Fact]
+    public void Accept_LongSegmentThenSilence_GrowsOnlyWhileTheSegmentIsOpenAndKeepsItsAudio()
+    {
+        // Two 12 s utterances with 3 s of silence after each: the buffer must grow for each, and go back to its
+        // initial size once the segment has ended, without losing or mixing up audio across the switches.
+        const int speechWindows = 375;
+        const int silenceWindows = 94;
+        float[] audio = Noise(2 * (speechWindows + silenceWindows) * Window, seed: 5);
+        var model = new ScriptedModel(new ProbabilityScript()
+            .Speech(speechWindows).Silence(silenceWindows).Speech(speechWindows).Silence(silenceWindows).ToArray());
+        using var detector = new VoiceActivityDetector(model, TestVadOptions.Create());
+        int initialCapacity = detector.BufferCapacity;
+
+        var capacities = new List<int>();
+        var completed = new List<SpeechSegment>();
+        for (int used = 0; used < audio.Length; used += 1600)
+        {
+            detector.Accept(audio.AsSpan(used, Math.Min(1600, audio.Length - used)));
+            capacities.Add(detector.BufferCapacity);
+            completed.AddRange(Drain(detector).Where(e => e.IsSegmentCompleted).Select(e => e.Segment!));
+            if (completed.Count > 0 && !detector.IsSpeechOpen)
+            {
+                // Once a segment has been handed out and none is open, only the pre-roll is kept.
+                Assert.Equal(initialCapacity, detector.BufferCapacity);
+            }
+        }
+
+        detector.Flush();
+        completed.AddRange(Drain(detector).Where(e => e.IsSegmentCompleted).Select(e => e.Segment!));
+
+        Assert.Equal(2, completed.Count);
+        foreach (SpeechSegment segment in completed)
+        {
+            Assert.True(segment.Duration > TimeSpan.FromSeconds(12), $"segment of {segment.Duration}");
+            Assert.Equal(audio[(int)segment.StartSample..(int)segment.EndSample], segment.Samples.ToArray());
+        }
+
+        // Grown during each utterance (12 s does not fit the initial buffer), back to the initial size in between.
+        var grown = capacities.Select(c => c > initialCapacity).ToList();
+        int growths = grown.Zip(grown.Skip(1)).Count(pair => !pair.First && pair.Second);
+        Assert.Equal(2, growths);
+        Assert.Equal(initialCapacity, capacities[^1]);
+    }
+
+    [Fact]
     public void Flush_PartialFinalWindow_ModelSeesZeroPaddingAndSegmentEndsAtAudioEnd()
     {
         float[] audio = Noise((10 * Window) + 100, seed: 3);
