@@ -77,13 +77,14 @@ public sealed class AsrGrpcService : Asr.AsrBase
                 throw RequestValidation.Invalid("streaming_config may be sent only once, in the first message");
             }
 
-            var samples = Convert(() => decoder.Decode(request.AudioContent.Span).ToArray());
+            // The decoder's buffer is reused by the next chunk; AcceptAsync copies the samples before it awaits anything.
+            var samples = Convert(() => decoder.Decode(request.AudioContent.Span));
             await stream.AcceptAsync(samples, events, cancellationToken).ConfigureAwait(false);
             await WriteAsync(responseStream, events, requestId, cancellationToken).ConfigureAwait(false);
         }
 
         // Half-close: the client has sent everything; finish what is open and end with OK.
-        await stream.AcceptAsync(decoder.Flush().ToArray(), events, cancellationToken).ConfigureAwait(false);
+        await stream.AcceptAsync(decoder.Flush(), events, cancellationToken).ConfigureAwait(false);
         await stream.CompleteAsync(events, cancellationToken).ConfigureAwait(false);
         await WriteAsync(responseStream, events, requestId, cancellationToken).ConfigureAwait(false);
         AsrServiceLog.StreamEnded(_logger, requestId, stream.AcceptedSamples / 16_000.0);
@@ -172,13 +173,7 @@ public sealed class AsrGrpcService : Asr.AsrBase
             return AudioFile.ReadAll(source);
         }
 
-        var decoder = RequestValidation.PcmDecoder(config);
-        var head = decoder.Decode(audio.Span);
-        var tail = decoder.Flush();
-        var samples = new float[head.Length + tail.Length];
-        head.CopyTo(samples);
-        tail.CopyTo(samples.AsSpan(head.Length));
-        return samples;
+        return RequestValidation.PcmDecoder(config).DecodeAll(audio.Span);
     }
 
     private static T Convert<T>(Func<T> action)

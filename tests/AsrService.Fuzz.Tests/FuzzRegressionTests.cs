@@ -72,7 +72,7 @@ public sealed class FuzzRegressionTests
         }
 
         var decoder = new PcmStreamDecoder(Core.Audio.AudioEncoding.Linear16, sampleRate, channels: 1);
-        float[] samples = [.. decoder.Decode(chunk), .. decoder.Decode(chunk), .. decoder.Flush()];
+        float[] samples = [.. decoder.Decode(chunk).Span, .. decoder.Decode(chunk).Span, .. decoder.Flush().Span];
 
         Assert.InRange(samples.Max(), 0.1f, 1f);
         Assert.InRange(samples.Min(), -1f, -0.1f);

@@ -31,35 +31,55 @@ public sealed class PcmStreamDecoder
     }
 
     /// <summary>
-    /// Decodes one chunk. The returned span is valid until the next call. Throws <see cref="AudioFormatException"/>
-    /// if the chunk is not a whole number of sample frames.
+    /// Decodes one chunk into the decoder's own buffer: the samples are valid until the next call, so a caller that
+    /// needs them longer copies them. Throws <see cref="AudioFormatException"/> if the chunk is not a whole number of
+    /// sample frames.
     /// </summary>
-    public ReadOnlySpan<float> Decode(ReadOnlySpan<byte> chunk)
+    public ReadOnlyMemory<float> Decode(ReadOnlySpan<byte> chunk)
     {
         var frames = RawAudioDecoder.GetFrameCount(chunk.Length, _encoding, _channels);
         EnsureCapacity(ref _decoded, frames);
         RawAudioDecoder.Decode(chunk, _encoding, _channels, _decoded);
         if (_resampler.IsIdentity)
         {
-            return _decoded.AsSpan(0, frames);
+            return _decoded.AsMemory(0, frames);
         }
 
         EnsureCapacity(ref _resampled, _resampler.GetMaxOutputCount(frames));
         var count = _resampler.Process(_decoded.AsSpan(0, frames), _resampled);
-        return _resampled.AsSpan(0, count);
+        return _resampled.AsMemory(0, count);
     }
 
-    /// <summary>End of stream: the samples the resampler still holds back for its look-ahead.</summary>
-    public ReadOnlySpan<float> Flush()
+    /// <summary>
+    /// Decodes a whole recording: one chunk, then the end of the stream, into a new array. (The end reuses the buffer
+    /// that holds the chunk's samples, so they are copied out first.)
+    /// </summary>
+    public float[] DecodeAll(ReadOnlySpan<byte> audio)
+    {
+        var head = Decode(audio).ToArray();
+        var tail = Flush();
+        if (tail.IsEmpty)
+        {
+            return head;
+        }
+
+        var samples = new float[head.Length + tail.Length];
+        head.CopyTo(samples, 0);
+        tail.Span.CopyTo(samples.AsSpan(head.Length));
+        return samples;
+    }
+
+    /// <summary>End of stream: the samples the resampler still holds back for its look-ahead (valid until the next call).</summary>
+    public ReadOnlyMemory<float> Flush()
     {
         if (_resampler.IsIdentity)
         {
-            return ReadOnlySpan<float>.Empty;
+            return ReadOnlyMemory<float>.Empty;
         }
 
         EnsureCapacity(ref _resampled, _resampler.GetMaxOutputCount(0));
         var count = _resampler.Flush(_resampled);
-        return _resampled.AsSpan(0, count);
+        return _resampled.AsMemory(0, count);
     }
 
     private static void EnsureCapacity(ref float[] buffer, int count)

@@ -45,7 +45,10 @@ public sealed class RecognitionStream : IDisposable
     /// <summary>Audio received so far, in 16 kHz samples.</summary>
     public long AcceptedSamples => _detector.AcceptedSamples;
 
-    /// <summary>Takes the next block of 16 kHz mono audio and appends what it caused to <paramref name="events"/>.</summary>
+    /// <summary>
+    /// Takes the next block of 16 kHz mono audio and appends what it caused to <paramref name="events"/>. The samples
+    /// are copied before anything is awaited, so the caller may reuse their buffer as soon as the call yields.
+    /// </summary>
     public async ValueTask AcceptAsync(ReadOnlyMemory<float> samples, ICollection<StreamingEvent> events, CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(_completed, this);
