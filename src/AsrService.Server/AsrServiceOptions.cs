@@ -112,20 +112,19 @@ public sealed class AsrServiceOptions
 
         if (ConcurrentDecodes < 0)
         {
-            throw new ArgumentException($"ConcurrentDecodes must be 0 (automatic) or more, got {ConcurrentDecodes}");
+            problems.Add($"ConcurrentDecodes must be 0 (automatic) or more, got {ConcurrentDecodes}");
         }
 
         if (FinalsPerDecode is < 1 or > DecodeScheduler.MaxFinalsPerDecode)
         {
-            throw new ArgumentException($"FinalsPerDecode must be between 1 and {DecodeScheduler.MaxFinalsPerDecode}, got {FinalsPerDecode}");
+            problems.Add($"FinalsPerDecode must be between 1 and {DecodeScheduler.MaxFinalsPerDecode}, got {FinalsPerDecode}");
         }
 
         if (PreemptInterimsAfter < TimeSpan.Zero)
         {
-            throw new ArgumentException($"PreemptInterimsAfter must be zero or more (or unset: never), got {PreemptInterimsAfter}");
+            problems.Add($"PreemptInterimsAfter must be zero or more (or unset: never), got {PreemptInterimsAfter}");
         }
 
-        if (MaxRecognizeAudio <= TimeSpan.Zero)
         Positive(MaxRecognizeAudio, nameof(MaxRecognizeAudio));
         Positive(MaxStreamDuration, nameof(MaxStreamDuration));
         Positive(StreamIdleTimeout, nameof(StreamIdleTimeout));

@@ -50,6 +50,9 @@ public sealed class OptionsTests
     [InlineData("ResponseQueueCapacity")]
     [InlineData("ApiKeys")]
     [InlineData("MetricsHost")]
+    [InlineData("ConcurrentDecodes")]
+    [InlineData("FinalsPerDecode")]
+    [InlineData("PreemptInterimsAfter")]
     public void Validate_OutOfRange_NamesTheOption(string name)
     {
         var options = new AsrServiceOptions();
@@ -60,6 +63,9 @@ public sealed class OptionsTests
             case "ResponseQueueCapacity": options.ResponseQueueCapacity = 0; break;
             case "ApiKeys": options.ApiKeys.Add(new ApiKeyOptions { Key = "short-secret" }); break;
             case "MetricsHost": options.MetricsHost = "metrics.example"; break;
+            case "ConcurrentDecodes": options.ConcurrentDecodes = -1; break;
+            case "FinalsPerDecode": options.FinalsPerDecode = 0; break;
+            case "PreemptInterimsAfter": options.PreemptInterimsAfter = TimeSpan.FromMilliseconds(-5); break;
         }
 
         var error = Assert.Throws<ArgumentException>(options.Validate);
