@@ -123,37 +123,33 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
     }
 
     /// <summary>Beam search with <paramref name="beamSize"/> beams (1 runs the beam code path greedily, for tests).</summary>
-    internal RecognitionResult RecognizeWithBeams(ReadOnlySpan<float> samples, int beamSize, CancellationToken cancellationToken = default)
-    {
-        if (samples.IsEmpty)
+    internal RecognitionResult RecognizeWithBeams(ReadOnlySpan<float> samples, int beamSize, CancellationToken cancellationToken = default) =>
+        EncodeThenDecode(samples, [], cancellationToken, (encoded, maxTokens, _) =>
         {
-            return RecognitionResult.Empty;
-        }
-
-        var started = OnnxRunClock.Start();
-        using var cancellation = new RunCancellation(_runOptions, cancellationToken);
-        try
-        {
-            using var encoded = Encode(samples);
             _beams ??= new MoonshineBeamDecoder(_model, _bindings, _runOptions);
-            var best = _beams.Decode(encoded[0], beamSize, MaxTokens(samples.Length), cancellationToken);
+            var best = _beams.Decode(encoded, beamSize, maxTokens, cancellationToken);
             var confidence = best.ScoredLength == 0 ? 0f : (float)Math.Exp(best.NormalizedScore);
             return new RecognitionResult(_model.Tokens.Decode(best.Tokens), best.Tokens, confidence);
-        }
-        catch (Exception e) when (cancellation.Stopped(e))
-        {
-            throw new OperationCanceledException("the decode was cancelled", e, cancellationToken);
-        }
-        finally
-        {
-            OnnxRunClock.StopRecognizing(started);
-        }
-    }
+        });
 
     private int MaxTokens(int sampleCount) =>
         Math.Max(MinimumTokenBudget, (int)Math.Ceiling(sampleCount / (double)SampleRate * _model.Options.MaxTokensPerSecond));
 
-    public RecognitionResult Recognize(ReadOnlySpan<float> samples, ReadOnlySpan<int> draft, CancellationToken cancellationToken = default)
+    public RecognitionResult Recognize(ReadOnlySpan<float> samples, ReadOnlySpan<int> draft, CancellationToken cancellationToken = default) =>
+        EncodeThenDecode(samples, draft, cancellationToken, (encoded, maxTokens, drafted) =>
+            Decode(encoded, drafted.Length > maxTokens ? drafted[..maxTokens] : drafted, maxTokens, cancellationToken));
+
+    /// <summary>How a segment's encoder output is decoded, within <paramref name="maxTokens"/>, given a draft.</summary>
+    private delegate RecognitionResult EncodedDecode(OrtValue encoded, int maxTokens, ReadOnlySpan<int> draft);
+
+    /// <summary>
+    /// What greedy and beam decoding share: an empty segment gives an empty result; otherwise the encoder runs and
+    /// <paramref name="decode"/> decodes its output, the whole counted as recognizing time, and cancelling
+    /// <paramref name="cancellationToken"/> stops even a model run under way (<see cref="RunCancellation"/>) with
+    /// <see cref="OperationCanceledException"/>.
+    /// </summary>
+    private RecognitionResult EncodeThenDecode(
+        ReadOnlySpan<float> samples, ReadOnlySpan<int> draft, CancellationToken cancellationToken, EncodedDecode decode)
     {
         if (samples.IsEmpty)
         {
@@ -165,8 +161,7 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
         try
         {
             using var encoded = Encode(samples);
-            var maxTokens = MaxTokens(samples.Length);
-            return Decode(encoded[0], draft.Length > maxTokens ? draft[..maxTokens] : draft, maxTokens, cancellationToken);
+            return decode(encoded[0], MaxTokens(samples.Length), draft);
         }
         catch (Exception e) when (cancellation.Stopped(e))
         {
