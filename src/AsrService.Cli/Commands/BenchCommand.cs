@@ -70,7 +70,7 @@ internal static class BenchCommand
 
             Engine? engine = null;
             GrpcServer? local = null;
-            (double Rss, double Managed) idle = default;
+            (double Rss, double Managed)? idle = null;
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             try
             {
@@ -95,9 +95,10 @@ internal static class BenchCommand
                     local.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.Register(stop.Cancel);
                     address = $"127.0.0.1:{local.Port}";
                     GC.GetTotalMemory(forceFullCollection: true);
-                    idle = MemorySampler.Now();
+                    var baseline = MemorySampler.Now();
+                    idle = baseline;
                     Console.Error.WriteLine($"asr: bench against an in-process server on {address}: model {engine.Recognizer.ModelName}, {engineSettings.Inference.IntraOpThreads} threads per run");
-                    Console.Error.WriteLine($"asr: memory before the first run: RSS {idle.Rss:F0} MB, managed heap {idle.Managed:F0} MB");
+                    Console.Error.WriteLine($"asr: memory before the first run: RSS {baseline.Rss:F0} MB, managed heap {baseline.Managed:F0} MB");
                 }
 
                 var memory = local is null ? MemoryProbe.None : parse.GetValue(liveMemory) ? MemoryProbe.SampleAndLive : MemoryProbe.Sample;
@@ -107,6 +108,16 @@ internal static class BenchCommand
                     : new SchedulerCounter(local.Services.GetRequiredService<DecodeScheduler>(), settings.Interim);
                 using var connection = GrpcClientConnection.ForAddress(address);
                 var results = new List<LoadResult>();
+                async Task<LoadResult> RunAndReportAsync(LoadSettings load)
+                {
+                    var run = await LoadRun.RunAsync(connection, utterances, load, memory, stop.Token);
+                    results.Add(run);
+                    PrintRow(run);
+                    scheduling?.Report();
+                    ReportMemory(run, idle);
+                    return run;
+                }
+
                 PrintHeader();
                 // A stream count passes with no errors, p95 final latency within the bound and, with interims, interims
                 // that still come at least as often as --interim-bound (the scheduler thins them under load).
@@ -121,11 +132,7 @@ internal static class BenchCommand
                     var limit = parse.GetValue(maxTry);
                     while (n <= limit)
                     {
-                        var run = await LoadRun.RunAsync(connection, utterances, settings with { Streams = n }, memory, stop.Token);
-                        results.Add(run);
-                        PrintRow(run);
-                        scheduling?.Report();
-                        ReportMemory(run, idle);
+                        var run = await RunAndReportAsync(settings with { Streams = n });
                         if (!Passes(run))
                         {
                             break;
@@ -142,17 +149,12 @@ internal static class BenchCommand
                 }
                 else
                 {
-                    var run = await LoadRun.RunAsync(connection, utterances, settings, memory, stop.Token);
-                    results.Add(run);
-                    PrintRow(run);
-                    scheduling?.Report();
-                    ReportMemory(run, idle);
-                    PrintLatencyByMinute(run);
+                    PrintLatencyByMinute(await RunAndReportAsync(settings));
                 }
 
                 if (parse.GetValue(json) is { } file)
                 {
-                    await File.WriteAllTextAsync(file.FullName, ToJson(results, engine?.Recognizer.ModelName, local is null ? null : idle), cancellationToken);
+                    await File.WriteAllTextAsync(file.FullName, ToJson(results, engine?.Recognizer.ModelName, idle), cancellationToken);
                 }
 
                 return results.All(r => r.ErrorCount == 0) ? ExitCodes.Success : ExitCodes.ServerError;
@@ -232,9 +234,9 @@ internal static class BenchCommand
     /// also as what the run added to the idle process, and managed heap. The memory a stream costs is the slope
     /// between runs with different stream counts: a first run also pays one-off costs (ONNX Runtime's arenas, code).
     /// </summary>
-    private static void ReportMemory(LoadResult r, (double Rss, double Managed) idle)
+    private static void ReportMemory(LoadResult r, (double Rss, double Managed)? idleMemory)
     {
-        if (r.Memory is not { } m)
+        if (r.Memory is not { } m || idleMemory is not { } idle)
         {
             return;
         }

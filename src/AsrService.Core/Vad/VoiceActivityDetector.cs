@@ -293,8 +293,8 @@ public sealed class VoiceActivityDetector : IDisposable
             return;
         }
 
-        int discard = (int)(Math.Min(_segmenter.EarliestNeededSample, AcceptedSamples) - _audioStartSample);
-        int keep = _audioCount - discard;
+        int keep = (int)NeededSampleCount;
+        int discard = _audioCount - keep;
         if (keep > _initialAudioCapacity / 2)
         {
             return;
