@@ -62,6 +62,7 @@ public sealed class AsrGrpcService : Asr.AsrBase
         RequestValidation.CheckModel(config, _recognizer.ModelName);
         var decoder = Convert(() => RequestValidation.PcmDecoder(config));
         var options = RequestValidation.Streaming(streamingConfig);
+        options.EarlyFinals = _options.EarlyFinals;
 
         using var slot = AcquireStreamSlot();
         using var stream = new RecognitionStream(_recognizer, _voiceActivity, options, _scheduler);

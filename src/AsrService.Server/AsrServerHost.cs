@@ -101,6 +101,8 @@ public static class AsrServerHost
             "Time a final waited for a decode slot (or to join a running group) after its segment closed: the queueing part of asr_final_latency_seconds.",
             [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]));
         scheduler.FinalWaited += wait => finalWaits.Observe(wait.TotalSeconds);
+        registry.Add(new Gauge("asr_early_finals", "Streaming finals decoded during their segment's closing silence (since start).", () => scheduler.EarlyFinals));
+        registry.Add(new Gauge("asr_early_finals_dropped", "Of those, finals dropped because speech resumed: decodes spent for nothing (since start).", () => scheduler.DroppedEarlyFinals));
         registry.Add(new Gauge("asr_final_groups", "Decodes of two finals or more together (--finals-per-decode; since start).", () => scheduler.Groups));
         registry.Add(new Gauge("asr_grouped_finals", "Finals decoded in those groups (since start).", () => scheduler.GroupedFinals));
 

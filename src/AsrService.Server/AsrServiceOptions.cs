@@ -31,6 +31,13 @@ public sealed class AsrServiceOptions
     /// </summary>
     public TimeSpan? PreemptInterimsAfter { get; set; } = DecodeScheduler.DefaultPreemptInterimsAfter;
 
+    /// <summary>
+    /// Decode each streaming final while its segment's closing silence runs, as soon as the segment's audio is complete,
+    /// rather than once the VAD has heard all of MinSilence (<see cref="StreamingOptions.EarlyFinals"/>). Same results,
+    /// sooner; a decode is spent for nothing when speech resumes in the last part of the silence.
+    /// </summary>
+    public bool EarlyFinals { get; set; } = true;
+
     /// <summary>Longest audio one Recognize call may carry.</summary>
     public TimeSpan MaxRecognizeAudio { get; set; } = TimeSpan.FromMinutes(10);
 

@@ -44,6 +44,26 @@ public sealed class StreamingRecognizeTests(ServerFixture fixture, ITestOutputHe
     }
 
     [DataFact]
+    public async Task StreamingRecognize_ClosingSilences_FinalsDecodedEarlyEqualOffline()
+    {
+        // Two utterances each followed by two seconds of silence: both segments close on MinSilence, so both finals
+        // are decoded during their closing silence and sent when it ends.
+        var utterance = TestData.Read(Path.Combine(TestData.Root!, Utterance));
+        var pause = new float[2 * 16_000];
+        float[] samples = [.. utterance, .. pause, .. utterance, .. pause];
+        var scheduler = (DecodeScheduler)fixture.Server.Services.GetService(typeof(DecodeScheduler))!;
+        var early = scheduler.EarlyFinals;
+        var dropped = scheduler.DroppedEarlyFinals;
+
+        var responses = await StreamAsync(Pcm16(samples), 3_200, interim: true);
+
+        var finals = responses.SelectMany(r => r.Results).Where(r => r.IsFinal).ToList();
+        Assert.True(finals.Count >= 2, $"{finals.Count} finals");
+        Assert.Equal(OfflineText(samples, new VadOptions()), string.Join(' ', finals.Select(r => r.Alternatives[0].Transcript)));
+        Assert.True(scheduler.EarlyFinals - early - (scheduler.DroppedEarlyFinals - dropped) >= 2, "the finals closed by silence were not decoded early");
+    }
+
+    [DataFact]
     public async Task StreamingRecognize_InterimResults_ArriveBeforeTheFinalAndEventsMatchOffsets()
     {
         var samples = TestData.Read(Path.Combine(TestData.Root!, Utterance));

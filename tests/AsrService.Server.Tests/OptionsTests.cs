@@ -18,6 +18,7 @@ public sealed class OptionsTests
             ["Asr:ApiKeys:0:Models:0"] = "tiny",
             ["Asr:MetricsPort"] = "9464",
             ["Asr:LogTranscripts"] = "true",
+            ["Asr:EarlyFinals"] = "false",
         }).Build();
 
         var options = AsrServiceConfiguration.Bind(configuration, new AsrServiceOptions());
@@ -30,6 +31,8 @@ public sealed class OptionsTests
         Assert.Equal(["tiny"], Assert.Single(options.ApiKeys).Models);
         Assert.Equal(9464, options.MetricsPort);
         Assert.True(options.LogTranscripts);
+        Assert.False(options.EarlyFinals);
+        Assert.True(new AsrServiceOptions().EarlyFinals);
         Assert.Equal(new AsrServiceOptions().ShutdownGracePeriod, options.ShutdownGracePeriod);
     }
 

@@ -35,6 +35,7 @@ internal static class BenchCommand
         var decodes = new Option<int>("--concurrent-decodes") { Description = "In-process server: decodes run at once (0: cores / threads per run).", DefaultValueFactory = _ => 0 };
         var finalsPerDecode = new Option<int>("--finals-per-decode") { Description = "In-process server: most finals one decode slot decodes together (see asr serve).", DefaultValueFactory = _ => 1 };
         var preempt = new Option<int>("--preempt-interims-ms") { Description = "In-process server: a final that finds every slot busy stops a running interim after this long (see asr serve).", DefaultValueFactory = _ => ServeCommand.PreemptMilliseconds(DecodeScheduler.DefaultPreemptInterimsAfter) };
+        var noEarlyFinals = new Option<bool>("--no-early-finals") { Description = "In-process server: decode finals only once their segment has closed (see asr serve)." };
         var interimBound = new Option<double>("--interim-bound") { Description = "With --interim, --find-capacity also requires interims at most this many seconds apart on average.", DefaultValueFactory = _ => 1.0 };
         var seed = new Option<int>("--seed") { Description = "Seed of the streams' shuffled utterance orders; the same seed replays the same load.", DefaultValueFactory = _ => 1 };
         var maxTry = new Option<int>("--max-streams-to-try") { Description = "Upper end of the --find-capacity search.", DefaultValueFactory = _ => 128 };
@@ -42,7 +43,7 @@ internal static class BenchCommand
 
         var command = new Command("bench", "Load-test a server with concurrent streams and report latency percentiles.")
         {
-            server, streams, fast, chunkMs, interim, duration, gapMs, data, json, findCapacity, bound, interimBound, maxTry, decodes, finalsPerDecode, preempt, seed, liveMemory,
+            server, streams, fast, chunkMs, interim, duration, gapMs, data, json, findCapacity, bound, interimBound, maxTry, decodes, finalsPerDecode, preempt, noEarlyFinals, seed, liveMemory,
         };
         var engineOptions = EngineOptions.AddTo(command, streaming: true);
         command.SetAction(async (parse, cancellationToken) =>
@@ -84,6 +85,7 @@ internal static class BenchCommand
                         ConcurrentDecodes = parse.GetValue(decodes),
                         FinalsPerDecode = parse.GetValue(finalsPerDecode),
                         PreemptInterimsAfter = ServeCommand.PreemptAfter(parse.GetValue(preempt)),
+                        EarlyFinals = !parse.GetValue(noEarlyFinals),
                     };
                     serviceOptions.Validate();
 
@@ -311,8 +313,8 @@ internal static class BenchCommand
 
 /// <summary>
 /// Says on stderr what the in-process server's scheduler did in each run: how long finals waited for a decode slot;
-/// with interims, how many it skipped (no slot free) and how many running ones a final preempted; with
-/// --finals-per-decode, how many finals it grouped.
+/// with interims, how many it skipped (no slot free) and how many running ones a final preempted; how many finals
+/// were decoded early and how many of those were dropped; with --finals-per-decode, how many finals it grouped.
 /// </summary>
 internal sealed class SchedulerCounter
 {
@@ -324,6 +326,8 @@ internal sealed class SchedulerCounter
     private long _decoded;
     private long _skipped;
     private long _preempted;
+    private long _early;
+    private long _dropped;
 
     public SchedulerCounter(DecodeScheduler scheduler, bool interims)
     {
@@ -347,6 +351,14 @@ internal sealed class SchedulerCounter
         var runDecoded = Since(ref _decoded, _scheduler.DecodedFinals);
         var runSkipped = Since(ref _skipped, _scheduler.SkippedInterims);
         var runPreempted = Since(ref _preempted, _scheduler.PreemptedInterims);
+        var runEarly = Since(ref _early, _scheduler.EarlyFinals);
+        var runDropped = Since(ref _dropped, _scheduler.DroppedEarlyFinals);
+        if (runEarly > 0)
+        {
+            Console.Error.WriteLine(
+                $"asr: {runEarly} of {runDecoded} finals decoded early, during their segment's closing silence; {runDropped} of those dropped (speech resumed)");
+        }
+
         if (_interims)
         {
             Console.Error.WriteLine($"asr: interims: {runSkipped} skipped (no slot free), {runPreempted} preempted by finals");

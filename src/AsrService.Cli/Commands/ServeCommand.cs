@@ -24,6 +24,7 @@ internal static class ServeCommand
         var decodes = new Option<int>("--concurrent-decodes") { Description = "Decodes run at once (0: cores / threads per run); more finals wait, more interims are skipped.", DefaultValueFactory = _ => 0 };
         var finalsPerDecode = new Option<int>("--finals-per-decode") { Description = $"Most finals one decode slot decodes together, decoder steps batched across streams; later finals join a running group while no slot is free (1-{DecodeScheduler.MaxFinalsPerDecode}; 1: each alone). Same results.", DefaultValueFactory = _ => defaults.FinalsPerDecode };
         var preempt = new Option<int>("--preempt-interims-ms") { Description = "A final that finds every decode slot busy stops a running interim after waiting this long (0: at once; -1: never).", DefaultValueFactory = _ => PreemptMilliseconds(defaults.PreemptInterimsAfter) };
+        var noEarlyFinals = new Option<bool>("--no-early-finals") { Description = "Decode a final only once its segment has closed, not during the end of its closing silence (same results, later)." };
         var maxMessage = new Option<int>("--max-message-bytes") { Description = "Largest request message accepted; larger get RESOURCE_EXHAUSTED.", DefaultValueFactory = _ => defaults.MaxMessageBytes };
         var maxStream = new Option<double>("--max-stream-s") { Description = "Most audio per stream, in seconds; then finals and OUT_OF_RANGE.", DefaultValueFactory = _ => defaults.MaxStreamDuration.TotalSeconds };
         var idle = new Option<double>("--idle-timeout-s") { Description = "Seconds without audio before a stream ends (finals, then OUT_OF_RANGE).", DefaultValueFactory = _ => defaults.StreamIdleTimeout.TotalSeconds };
@@ -46,7 +47,7 @@ internal static class ServeCommand
 
         var command = new Command("serve", "Run the gRPC recognition server (asr.v1.Asr, grpc.health.v1, server reflection).")
         {
-            host, port, certificate, key, config, maxStreams, decodes, finalsPerDecode, preempt, maxMessage, maxStream, idle, realTimeRate, realTimeBurst, responseQueue, slowReader,
+            host, port, certificate, key, config, maxStreams, decodes, finalsPerDecode, preempt, noEarlyFinals, maxMessage, maxStream, idle, realTimeRate, realTimeBurst, responseQueue, slowReader,
             grace, apiKeys, apiKeysFile, metricsPort, metricsHost, logTranscripts, logFormat,
         };
         var engineOptions = EngineOptions.AddTo(command, streaming: true);
@@ -84,6 +85,11 @@ internal static class ServeCommand
             Override(parse, apiKeysFile, v => serviceOptions.ApiKeysFile = v);
             Override(parse, metricsPort, v => serviceOptions.MetricsPort = v);
             Override(parse, metricsHost, v => serviceOptions.MetricsHost = v);
+            if (parse.GetValue(noEarlyFinals))
+            {
+                serviceOptions.EarlyFinals = false;
+            }
+
             if (parse.GetValue(logTranscripts))
             {
                 serviceOptions.LogTranscripts = true;

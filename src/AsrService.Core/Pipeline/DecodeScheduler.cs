@@ -36,6 +36,8 @@ public sealed class DecodeScheduler
     private long _groups;
     private long _groupedFinals;
     private long _decodedFinals;
+    private long _earlyFinals;
+    private long _droppedEarlyFinals;
 
     /// <param name="concurrentDecodes">Decodes that may run at the same time; each uses the recognizer's intra-op threads.</param>
     /// <param name="finalsPerDecode">Most finals one slot decodes together (1: each alone).</param>
@@ -90,6 +92,15 @@ public sealed class DecodeScheduler
     /// whose result was empty, which a stream does not send).</summary>
     public long DecodedFinals => Interlocked.Read(ref _decodedFinals);
 
+    /// <summary>
+    /// Of <see cref="DecodedFinals"/>, those that streams decoded early, during their segment's closing silence
+    /// (<see cref="StreamingOptions.EarlyFinals"/>).
+    /// </summary>
+    public long EarlyFinals => Interlocked.Read(ref _earlyFinals);
+
+    /// <summary>Of <see cref="EarlyFinals"/>, those dropped because speech resumed (the decode was spent for nothing).</summary>
+    public long DroppedEarlyFinals => Interlocked.Read(ref _droppedEarlyFinals);
+
     /// <summary>Finals waiting for a slot now.</summary>
     public int WaitingFinals => Volatile.Read(ref _waitingFinals);
 
@@ -108,6 +119,10 @@ public sealed class DecodeScheduler
     /// scheduler's callers' threads and must be quick.
     /// </summary>
     public event Action<TimeSpan>? FinalWaited;
+
+    internal void CountEarlyFinal() => Interlocked.Increment(ref _earlyFinals);
+
+    internal void CountDroppedEarlyFinal() => Interlocked.Increment(ref _droppedEarlyFinals);
 
     /// <summary>Waits for a slot for a final decode.</summary>
     public async ValueTask<Lease> EnterFinalAsync(CancellationToken cancellationToken)

@@ -12,6 +12,13 @@ namespace AsrService.Core.Pipeline;
 /// a slot, interims are skipped when none is free. Knows nothing of transports: the caller feeds samples and forwards
 /// the events. Not thread-safe; one per call.
 /// </summary>
+/// <remarks>
+/// With <see cref="StreamingOptions.EarlyFinals"/>, the final is decoded while the segment's closing silence runs:
+/// once that silence has lasted the VAD's SpeechPad, the segment's audio is complete, and the detector only waits
+/// for the rest of MinSilence (200 ms by default) to be sure that speech does not resume. The result is sent when the
+/// segment completes with the same bounds, as the same decode of the same samples would give then; if speech resumes
+/// instead, it is dropped (and serves as the draft of the next interim).
+/// </remarks>
 public sealed class RecognitionStream : IDisposable
 {
     private readonly VoiceActivityDetector _detector;
@@ -21,6 +28,8 @@ public sealed class RecognitionStream : IDisposable
     private long _nextInterimAtSample = long.MaxValue;
     private string _previousInterim = string.Empty;
     private int[] _draft = [];
+    private SpeechSegment? _early;
+    private RecognitionResult? _earlyResult;
     private readonly DecodeScheduler? _scheduler;
     private bool _completed;
 
@@ -54,6 +63,12 @@ public sealed class RecognitionStream : IDisposable
         ObjectDisposedException.ThrowIf(_completed, this);
         _detector.Accept(samples.Span);
         await DrainAsync(events, cancellationToken).ConfigureAwait(false);
+        if (_options.EarlyFinals && await DecodeClosingSegmentAsync(cancellationToken).ConfigureAwait(false))
+        {
+            // The segment's final is decoded: no interim could say more.
+            return;
+        }
+
         if (_options.InterimResults && _detector.IsSpeechOpen && _detector.AcceptedSamples >= _nextInterimAtSample)
         {
             if (_scheduler is null)
@@ -103,6 +118,7 @@ public sealed class RecognitionStream : IDisposable
                 _previousInterim = string.Empty;
                 _draft = [];
                 _nextInterimAtSample = vadEvent.StartSample + _interimIntervalSamples;
+                DropEarlyFinal();
                 continue;
             }
 
@@ -117,15 +133,19 @@ public sealed class RecognitionStream : IDisposable
 
             // The final is decoded from scratch, not from the last interim's draft: the int8 models quantise
             // activations per call, so checking a draft in one parallel call can flip a near-tie that token-by-token
-            // greedy decoding would not, and a final must be the plain greedy result.
+            // greedy decoding would not, and a final must be the plain greedy result. An early final decoded the very
+            // same samples (the detector hands out the same segment only if its bounds did not move).
             RecognitionResult result;
-            if (_scheduler is null)
+            if (ReferenceEquals(segment, _early))
             {
-                result = SegmentDecoding.DecodeFinal(_session, segment, _options.Vad, cancellationToken);
+                result = _earlyResult!;
+                _early = null;
+                _earlyResult = null;
             }
             else
             {
-                result = await _scheduler.DecodeFinalAsync(_session, segment, _options.Vad, cancellationToken).ConfigureAwait(false);
+                DropEarlyFinal();
+                result = await DecodeFinalAsync(segment, cancellationToken).ConfigureAwait(false);
             }
 
             if (result.Text.Length > 0)
@@ -133,6 +153,57 @@ public sealed class RecognitionStream : IDisposable
                 events.Add(new StreamingEvent(StreamingEventKind.FinalResult, segment.StartTime, segment.EndTime, result.Text, result.Confidence, 1f));
             }
         }
+    }
+
+    private ValueTask<RecognitionResult> DecodeFinalAsync(SpeechSegment segment, CancellationToken cancellationToken) =>
+        _scheduler is null
+            ? ValueTask.FromResult(SegmentDecoding.DecodeFinal(_session, segment, _options.Vad, cancellationToken))
+            : _scheduler.DecodeFinalAsync(_session, segment, _options.Vad, cancellationToken);
+
+    /// <summary>
+    /// While the open segment's closing silence runs and its audio is complete, decodes its final once (as a final:
+    /// through the scheduler's queue for finals) and returns true; returns false when no segment is closing, dropping
+    /// an early final whose segment went on.
+    /// </summary>
+    private async ValueTask<bool> DecodeClosingSegmentAsync(CancellationToken cancellationToken)
+    {
+        if (!_detector.TryGetClosingSegment(out var closing))
+        {
+            DropEarlyFinal();
+            return false;
+        }
+
+        if (!ReferenceEquals(closing, _early))
+        {
+            DropEarlyFinal();
+            _earlyResult = await DecodeFinalAsync(closing, cancellationToken).ConfigureAwait(false);
+            _early = closing;
+            _scheduler?.CountEarlyFinal();
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Forgets an early final whose segment did not complete as it was: speech resumed, or the segment was cut
+    /// elsewhere. While the segment is open its tokens are a draft for the next interim (the greedy decode of its
+    /// first part).
+    /// </summary>
+    private void DropEarlyFinal()
+    {
+        if (_early is null)
+        {
+            return;
+        }
+
+        if (_detector.IsSpeechOpen && _detector.OpenSegmentStartSample == _early.StartSample)
+        {
+            _draft = [.. _earlyResult!.TokenIds];
+        }
+
+        _early = null;
+        _earlyResult = null;
+        _scheduler?.CountDroppedEarlyFinal();
     }
 
     /// <summary>

@@ -107,6 +107,16 @@ public sealed class SpeechSegmenter
     public long OpenSegmentStartSample => IsSpeechOpen ? _segmentStartSample : -1;
 
     /// <summary>
+    /// The padded end the open segment will have if the silence under way lasts until MinSilence, once that silence
+    /// has lasted SpeechPad, so that every sample of the segment has been processed; -1 otherwise (no confirmed
+    /// segment open, speech going on, or a silence still shorter than the pad). A voiced window before MinSilence
+    /// moves the end, and a MaxSegment split or the end of the stream can cut the segment elsewhere, so this is what
+    /// the segment becomes only if its completion reports the same bounds.
+    /// </summary>
+    public long ClosingEndSample =>
+        _state == SpeechState.MaybeSilence && _silenceSamples >= _speechPadSamples ? _lastVoicedEndSample + _speechPadSamples : -1;
+
+    /// <summary>
     /// The first sample that any future event can include: the start of the open (even unconfirmed) segment, or the
     /// earliest padded start of a segment opened by the next window. Audio before it can be discarded.
     /// </summary>

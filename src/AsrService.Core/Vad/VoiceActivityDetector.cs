@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
 
 namespace AsrService.Core.Vad;
 
@@ -45,6 +46,9 @@ public sealed class VoiceActivityDetector : IDisposable
     private int _audioCount;
     private bool _flushed;
     private bool _disposed;
+
+    // The copy handed out by TryGetClosingSegment, which the segment's completion reuses if its bounds still match.
+    private SpeechSegment? _closing;
 
     public VoiceActivityDetector(IVoiceActivityModel model, VadOptions? options = null)
     {
@@ -98,6 +102,32 @@ public sealed class VoiceActivityDetector : IDisposable
                 ? ReadOnlySpan<float>.Empty
                 : _audio.AsSpan((int)(start - _audioStartSample), (int)(AcceptedSamples - start));
         }
+    }
+
+    /// <summary>
+    /// The open segment as it will complete if the silence now under way lasts until MinSilence: available once that
+    /// silence has lasted SpeechPad, when all of the segment's padded audio has arrived, which is MinSilence minus
+    /// SpeechPad before the detector can know that it ends (a final decoded from it early is ready sooner). Returns
+    /// the same instance until the segment changes, and the SegmentCompleted event then carries that instance if the
+    /// segment completes with these bounds; if speech resumes, the segment completes later as a new instance.
+    /// </summary>
+    public bool TryGetClosingSegment([NotNullWhen(true)] out SpeechSegment? segment)
+    {
+        long end = _segmenter.ClosingEndSample;
+        long start = _segmenter.OpenSegmentStartSample;
+        if (end < 0 || start < 0)
+        {
+            segment = null;
+            return false;
+        }
+
+        if (_closing is null || _closing.StartSample != start || _closing.EndSample != end)
+        {
+            _closing = new SpeechSegment(start, end, _audio.AsSpan((int)(start - _audioStartSample), (int)(end - start)).ToArray());
+        }
+
+        segment = _closing;
+        return true;
     }
 
     /// <summary>Events queued and not yet read.</summary>
@@ -200,6 +230,7 @@ public sealed class VoiceActivityDetector : IDisposable
         _stream.Reset();
         _segmenter.Reset();
         _events.Clear();
+        _closing = null;
         UseBuffer(_ownAudio, _initialAudioCapacity);
         _audioStartSample = 0;
         _audioCount = 0;
@@ -236,10 +267,22 @@ public sealed class VoiceActivityDetector : IDisposable
                 continue;
             }
 
-            // Retention follows the segmenter's EarliestNeededSample, so the whole segment is still buffered.
-            Debug.Assert(found.StartSample >= _audioStartSample && found.EndSample <= AcceptedSamples, "Segment audio was discarded.");
-            float[] samples = _audio.AsSpan((int)(found.StartSample - _audioStartSample), (int)(found.EndSample - found.StartSample)).ToArray();
-            _events.Enqueue(VadEvent.SegmentCompleted(new SpeechSegment(found.StartSample, found.EndSample, samples)));
+            SpeechSegment segment;
+            if (_closing is not null && _closing.StartSample == found.StartSample && _closing.EndSample == found.EndSample)
+            {
+                // Handed out while its closing silence ran; the audio is the same.
+                segment = _closing;
+            }
+            else
+            {
+                // Retention follows the segmenter's EarliestNeededSample, so the whole segment is still buffered.
+                Debug.Assert(found.StartSample >= _audioStartSample && found.EndSample <= AcceptedSamples, "Segment audio was discarded.");
+                float[] samples = _audio.AsSpan((int)(found.StartSample - _audioStartSample), (int)(found.EndSample - found.StartSample)).ToArray();
+                segment = new SpeechSegment(found.StartSample, found.EndSample, samples);
+            }
+
+            _closing = null;
+            _events.Enqueue(VadEvent.SegmentCompleted(segment));
         }
     }
 

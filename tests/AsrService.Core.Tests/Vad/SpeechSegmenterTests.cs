@@ -376,6 +376,44 @@ public sealed class SpeechSegmenterTests
     }
 
     [Fact]
+    public void ClosingEndSample_OnceTheSilenceCoversTheEndPad_IsTheEndTheSegmentCompletesWith()
+    {
+        // Speech in [1000, 2000): the end pad reaches 2200, so from the window ending there until MinSilence (the
+        // window ending at 2500) the segment's bounds are known.
+        var segmenter = Create();
+        var closing = Closing(segmenter, new ProbabilityScript().Silence(10).Speech(10).Silence(6).ToArray(), out var events);
+
+        Assert.Equal(
+            new long[] { -1, -1, 2200, 2200, 2200, -1, -1 },
+            closing[19..]);
+        Assert.Equal((24, Completed(800, 2200)), events[^1]);
+    }
+
+    [Fact]
+    public void ClosingEndSample_SpeechResumesWithinMinSilence_GoneUntilTheNewSilenceCoversItsPad()
+    {
+        // Speech in [1000, 2000), 300 ms of silence (closing from 2200), speech again in [2300, 2800).
+        var segmenter = Create();
+        var closing = Closing(segmenter, new ProbabilityScript().Silence(10).Speech(10).Silence(3).Speech(5).Silence(6).ToArray(), out var events);
+
+        Assert.Equal(new long[] { -1, 2200, 2200 }, closing[20..23]);
+        Assert.All(closing[23..29], end => Assert.Equal(-1, end));
+        Assert.Equal(new long[] { 3000, 3000, 3000, -1 }, closing[29..33]);
+        Assert.Equal(new[] { (800L, 3000L) }, Segments(events));
+    }
+
+    [Fact]
+    public void ClosingEndSample_UnconfirmedSpeech_NeverClosing()
+    {
+        // 200 ms of speech, under MinSpeech: dropped when the silence ends it, never a segment.
+        var segmenter = Create();
+        var closing = Closing(segmenter, new ProbabilityScript().Silence(10).Speech(2).Silence(6).ToArray(), out var events);
+
+        Assert.All(closing, end => Assert.Equal(-1, end));
+        Assert.Empty(events);
+    }
+
+    [Fact]
     public void OpenSegmentStartSample_OnlyOnceConfirmed()
     {
         var segmenter = Create();
@@ -480,6 +518,26 @@ public sealed class SpeechSegmenterTests
         }
 
         return events;
+    }
+
+    /// <summary>Feeds the script without a flush and returns <see cref="SpeechSegmenter.ClosingEndSample"/> after each window.</summary>
+    private static long[] Closing(SpeechSegmenter segmenter, float[] script, out List<(int Window, SegmenterEvent Event)> events)
+    {
+        events = [];
+        var buffer = new SegmenterEvent[SpeechSegmenter.MaxEventsPerCall];
+        var closing = new long[script.Length];
+        for (int window = 0; window < script.Length; window++)
+        {
+            int written = segmenter.Process(script[window], buffer);
+            for (int i = 0; i < written; i++)
+            {
+                events.Add((window, buffer[i]));
+            }
+
+            closing[window] = segmenter.ClosingEndSample;
+        }
+
+        return closing;
     }
 
     private static List<(long Start, long End)> Segments(List<(int Window, SegmenterEvent Event)> events)

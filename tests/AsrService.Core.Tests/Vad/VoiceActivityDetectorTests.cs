@@ -28,6 +28,76 @@ public sealed class VoiceActivityDetectorTests
     }
 
     [Fact]
+    public void TryGetClosingSegment_DuringTheClosingSilence_TheSegmentThatCompletes()
+    {
+        // Speech in windows [20, 40); the end pad (3200 samples) is covered after 7 silent windows, MinSilence after 16.
+        float[] script = new ProbabilityScript().Silence(20).Speech(20).Silence(20).ToArray();
+        float[] audio = Noise(60 * Window, seed: 2);
+        using var detector = new VoiceActivityDetector(new ScriptedModel(script), TestVadOptions.Create());
+        var closingFromWindow = -1;
+        SpeechSegment? closing = null;
+        SpeechSegment? completed = null;
+        for (int window = 0; window < 60 && completed is null; window++)
+        {
+            detector.Accept(audio.AsSpan(window * Window, Window));
+            if (detector.TryGetClosingSegment(out var segment))
+            {
+                Assert.True(closing is null || ReferenceEquals(closing, segment), "a second copy of an unchanged segment");
+                closingFromWindow = closing is null ? window : closingFromWindow;
+                closing = segment;
+            }
+
+            while (detector.TryRead(out var vadEvent))
+            {
+                completed = vadEvent.IsSegmentCompleted ? vadEvent.Segment : completed;
+            }
+        }
+
+        Assert.Equal(46, closingFromWindow);
+        Assert.NotNull(closing);
+        Assert.Same(closing, completed);
+        Assert.Equal((20 * Window) - Pad, closing!.StartSample);
+        Assert.Equal((40 * Window) + Pad, closing.EndSample);
+        Assert.Equal(audio[(int)closing.StartSample..(int)closing.EndSample], closing.Samples.ToArray());
+        Assert.False(detector.TryGetClosingSegment(out _));
+    }
+
+    [Fact]
+    public void TryGetClosingSegment_SpeechResumes_TheSegmentCompletesLaterAsAnotherCopy()
+    {
+        // A pause of 10 windows (past the end pad, short of MinSilence) inside the speech.
+        float[] script = new ProbabilityScript().Silence(20).Speech(20).Silence(10).Speech(10).Silence(20).ToArray();
+        float[] audio = Noise(80 * Window, seed: 3);
+        using var detector = new VoiceActivityDetector(new ScriptedModel(script), TestVadOptions.Create());
+        var closings = new List<SpeechSegment>();
+        var completed = new List<SpeechSegment>();
+        for (int window = 0; window < 80; window++)
+        {
+            detector.Accept(audio.AsSpan(window * Window, Window));
+            if (detector.TryGetClosingSegment(out var closing) && (closings.Count == 0 || !ReferenceEquals(closings[^1], closing)))
+            {
+                closings.Add(closing);
+            }
+
+            while (detector.TryRead(out var vadEvent))
+            {
+                if (vadEvent.IsSegmentCompleted)
+                {
+                    completed.Add(vadEvent.Segment!);
+                }
+            }
+        }
+
+        Assert.Equal(2, closings.Count);
+        Assert.Equal((40 * Window) + Pad, closings[0].EndSample);
+        Assert.Equal(audio[(int)closings[0].StartSample..(int)closings[0].EndSample], closings[0].Samples.ToArray());
+        var segment = Assert.Single(completed);
+        Assert.Same(closings[1], segment);
+        Assert.Equal((60 * Window) + Pad, segment.EndSample);
+        Assert.Equal(audio[(int)segment.StartSample..(int)segment.EndSample], segment.Samples.ToArray());
+    }
+
+    [Fact]
     public void Accept_SilentStream_NoEventsAndBufferStaysBounded()
     {
         using var detector = new VoiceActivityDetector(new EnergyModel(), TestVadOptions.Create());
