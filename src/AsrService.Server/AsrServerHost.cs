@@ -98,7 +98,7 @@ public static class AsrServerHost
         registry.Add(new Gauge("asr_interims_skipped", "Interim updates skipped because every decode slot was busy (since start).", () => scheduler.SkippedInterims));
         registry.Add(new Gauge("asr_interims_preempted", "Running interim decodes stopped because a final found every decode slot busy (since start).", () => scheduler.PreemptedInterims));
         var finalWaits = registry.Add(new Histogram("asr_final_wait_seconds",
-            "Time a final waited for a decode slot (or to join a running group) after its segment closed: the queueing part of asr_final_latency_seconds.",
+            "Time a final waited for a decode slot (or to join a running group) after its segment closed, or after its audio was complete for an early final: the queueing part of final latency.",
             [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]));
         scheduler.FinalWaited += wait => finalWaits.Observe(wait.TotalSeconds);
         registry.Add(new Gauge("asr_early_finals", "Streaming finals decoded during their segment's closing silence (since start).", () => scheduler.EarlyFinals));

@@ -115,8 +115,8 @@ public sealed class DecodeScheduler
 
     /// <summary>
     /// Raised for every final as it gets a decode slot or joins a running group, with how long it waited for that
-    /// since it asked (its segment's close, for a stream): the queueing part of a final's latency. Handlers run on the
-    /// scheduler's callers' threads and must be quick.
+    /// since it asked (for a stream, its segment's close, or the moment its audio was complete for an early final):
+    /// the queueing part of a final's latency. Handlers run on the scheduler's callers' threads and must be quick.
     /// </summary>
     public event Action<TimeSpan>? FinalWaited;
 

@@ -28,8 +28,8 @@ public sealed class RecognitionStream : IDisposable
     private long _nextInterimAtSample = long.MaxValue;
     private string _previousInterim = string.Empty;
     private int[] _draft = [];
-    private SpeechSegment? _early;
-    private RecognitionResult? _earlyResult;
+    // The final decoded early for a segment in its closing silence (the detector's instance), until it is sent or dropped.
+    private (SpeechSegment Segment, RecognitionResult Result)? _early;
     private readonly DecodeScheduler? _scheduler;
     private bool _completed;
 
@@ -136,11 +136,10 @@ public sealed class RecognitionStream : IDisposable
             // greedy decoding would not, and a final must be the plain greedy result. An early final decoded the very
             // same samples (the detector hands out the same segment only if its bounds did not move).
             RecognitionResult result;
-            if (ReferenceEquals(segment, _early))
+            if (_early is { } early && ReferenceEquals(segment, early.Segment))
             {
-                result = _earlyResult!;
+                result = early.Result;
                 _early = null;
-                _earlyResult = null;
             }
             else
             {
@@ -173,11 +172,10 @@ public sealed class RecognitionStream : IDisposable
             return false;
         }
 
-        if (!ReferenceEquals(closing, _early))
+        if (!ReferenceEquals(closing, _early?.Segment))
         {
             DropEarlyFinal();
-            _earlyResult = await DecodeFinalAsync(closing, cancellationToken).ConfigureAwait(false);
-            _early = closing;
+            _early = (closing, await DecodeFinalAsync(closing, cancellationToken).ConfigureAwait(false));
             _scheduler?.CountEarlyFinal();
         }
 
@@ -191,18 +189,17 @@ public sealed class RecognitionStream : IDisposable
     /// </summary>
     private void DropEarlyFinal()
     {
-        if (_early is null)
+        if (_early is not { } early)
         {
             return;
         }
 
-        if (_detector.IsSpeechOpen && _detector.OpenSegmentStartSample == _early.StartSample)
+        if (_detector.IsSpeechOpen && _detector.OpenSegmentStartSample == early.Segment.StartSample)
         {
-            _draft = [.. _earlyResult!.TokenIds];
+            _draft = [.. early.Result.TokenIds];
         }
 
         _early = null;
-        _earlyResult = null;
         _scheduler?.CountDroppedEarlyFinal();
     }
 

@@ -121,11 +121,7 @@ public sealed class VoiceActivityDetector : IDisposable
             return false;
         }
 
-        if (_closing is null || _closing.StartSample != start || _closing.EndSample != end)
-        {
-            _closing = new SpeechSegment(start, end, _audio.AsSpan((int)(start - _audioStartSample), (int)(end - start)).ToArray());
-        }
-
+        _closing = Segment(start, end);
         segment = _closing;
         return true;
     }
@@ -267,23 +263,26 @@ public sealed class VoiceActivityDetector : IDisposable
                 continue;
             }
 
-            SpeechSegment segment;
-            if (_closing is not null && _closing.StartSample == found.StartSample && _closing.EndSample == found.EndSample)
-            {
-                // Handed out while its closing silence ran; the audio is the same.
-                segment = _closing;
-            }
-            else
-            {
-                // Retention follows the segmenter's EarliestNeededSample, so the whole segment is still buffered.
-                Debug.Assert(found.StartSample >= _audioStartSample && found.EndSample <= AcceptedSamples, "Segment audio was discarded.");
-                float[] samples = _audio.AsSpan((int)(found.StartSample - _audioStartSample), (int)(found.EndSample - found.StartSample)).ToArray();
-                segment = new SpeechSegment(found.StartSample, found.EndSample, samples);
-            }
-
+            SpeechSegment segment = Segment(found.StartSample, found.EndSample);
             _closing = null;
             _events.Enqueue(VadEvent.SegmentCompleted(segment));
         }
+    }
+
+    /// <summary>
+    /// The segment [<paramref name="start"/>, <paramref name="end"/>) with its own copy of the audio, or the one
+    /// <see cref="TryGetClosingSegment"/> handed out if it has these bounds (the audio is the same).
+    /// </summary>
+    private SpeechSegment Segment(long start, long end)
+    {
+        if (_closing is not null && _closing.StartSample == start && _closing.EndSample == end)
+        {
+            return _closing;
+        }
+
+        // Retention follows the segmenter's EarliestNeededSample, so the whole segment is still buffered.
+        Debug.Assert(start >= _audioStartSample && end <= AcceptedSamples, "Segment audio was discarded.");
+        return new SpeechSegment(start, end, _audio.AsSpan((int)(start - _audioStartSample), (int)(end - start)).ToArray());
     }
 
     /// <summary>Makes room for <paramref name="extra"/> more samples after the counted ones.</summary>
