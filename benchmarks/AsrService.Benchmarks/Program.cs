@@ -1,5 +1,12 @@
 using AsrService.Benchmarks;
 using BenchmarkDotNet.Running;
 
-// BenchmarkDotNet's own command line: --filter '*', --filter '*DecoderStep*', --list flat, and so on.
+// `interims [--model tiny] [--utterances 20] [--every 0.5] [--max-seconds 15] [--threads 1]`: the dev-set interim
+// simulation (InterimSimulation). Anything else is BenchmarkDotNet's own command line: --filter '*', --list flat, ...
+if (args is ["interims", ..])
+{
+    return InterimSimulation.Run(args[1..]);
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(BenchmarkConfig).Assembly).Run(args, new BenchmarkConfig());
+return 0;

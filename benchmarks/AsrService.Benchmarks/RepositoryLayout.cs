@@ -16,6 +16,10 @@ internal static class RepositoryLayout
 
     public static DirectoryInfo? Root { get; } = FindRoot(Directory.GetCurrentDirectory()) ?? FindRoot(AppContext.BaseDirectory);
 
+    /// <summary>The ids of the LibriSpeech dev set's utterances, in order.</summary>
+    public static string[] Utterances() =>
+        Directory.GetFiles(Path.Combine(TestData(), DevSet, "wav"), "*.wav").Select(f => Path.GetFileNameWithoutExtension(f)).Order().ToArray();
+
     /// <summary>Reads one utterance of the LibriSpeech dev set as 16 kHz mono samples.</summary>
     public static float[] ReadUtterance(string id)
     {

@@ -1,0 +1,89 @@
+using System.Diagnostics;
+using System.Globalization;
+using AsrService.Core.Models;
+using AsrService.Core.Recognition;
+using AsrService.Onnx;
+
+namespace AsrService.Benchmarks;
+
+/// <summary>
+/// <c>interims</c>: the interim updates of whole utterances, as a stream with interims decodes them, measured over the
+/// dev set rather than on one segment (<see cref="InterimUpdateBenchmark"/>). Each utterance is cut at every
+/// <c>--every</c> seconds from 1 s to <c>--max-seconds</c>; each prefix is decoded with the previous prefix's
+/// hypothesis as its draft (the incremental update), and from scratch (the greedy reference), and its encoder is run
+/// once more alone. Prints the time of each, how many drafted updates equal the greedy decode of the same audio, and
+/// how many of each draft's tokens the next hypothesis kept, which is what a draft can save. One decode at a time,
+/// every figure from the same process; not a BenchmarkDotNet benchmark (one pass over 20 utterances takes a minute).
+/// </summary>
+internal static class InterimSimulation
+{
+    private const int SampleRate = 16_000;
+
+    public static int Run(string[] args)
+    {
+        var model = Option(args, "--model", "tiny");
+        var utterances = int.Parse(Option(args, "--utterances", "20"), CultureInfo.InvariantCulture);
+        var every = double.Parse(Option(args, "--every", "0.5"), CultureInfo.InvariantCulture);
+        var maxSeconds = double.Parse(Option(args, "--max-seconds", "15"), CultureInfo.InvariantCulture);
+        var threads = int.Parse(Option(args, "--threads", "1"), CultureInfo.InvariantCulture);
+
+        using var recognizer = OnnxSpeechModels.LoadRecognizer(model, new InferenceOptions { IntraOpThreads = threads }, new ModelCache());
+        using var session = (MoonshineDecoderSession)recognizer.CreateSession();
+        var ids = RepositoryLayout.Utterances().Take(utterances).ToArray();
+        var step = (int)(every * SampleRate);
+        TimeSpan drafted = default, scratch = default, encoder = default;
+        int updates = 0, greedy = 0;
+        long draftTokens = 0, kept = 0;
+        var lost = new int[11];
+        foreach (var id in ids)
+        {
+            var samples = RepositoryLayout.ReadUtterance(id);
+            int[] draft = [];
+            for (var length = SampleRate; length <= Math.Min(samples.Length, (int)(maxSeconds * SampleRate)); length += step)
+            {
+                var prefix = samples.AsSpan(0, length);
+                var started = Stopwatch.GetTimestamp();
+                var update = session.Recognize(prefix, draft);
+                drafted += Stopwatch.GetElapsedTime(started);
+                started = Stopwatch.GetTimestamp();
+                var reference = session.Recognize(prefix);
+                scratch += Stopwatch.GetElapsedTime(started);
+                started = Stopwatch.GetTimestamp();
+                session.Encode(prefix).Dispose();
+                encoder += Stopwatch.GetElapsedTime(started);
+
+                updates++;
+                greedy += update.TokenIds.SequenceEqual(reference.TokenIds) ? 1 : 0;
+                var common = 0;
+                while (common < draft.Length && common < update.TokenIds.Count && draft[common] == update.TokenIds[common])
+                {
+                    common++;
+                }
+
+                draftTokens += draft.Length;
+                kept += common;
+                lost[Math.Min(draft.Length - common, lost.Length - 1)]++;
+                draft = [.. update.TokenIds];
+            }
+        }
+
+        Console.WriteLine($"model {model}, {threads} intra-op thread(s), {ids.Length} utterances of librispeech-test-other-dev, prefixes every {every} s from 1 s to {maxSeconds} s: {updates} updates");
+        Console.WriteLine();
+        Console.WriteLine("| decode | total s | per update ms | share of from scratch |");
+        Console.WriteLine("|---|---:|---:|---:|");
+        Console.WriteLine($"| from scratch | {scratch.TotalSeconds:F2} | {scratch.TotalMilliseconds / updates:F1} | 1.000 |");
+        Console.WriteLine($"| with the previous hypothesis as draft | {drafted.TotalSeconds:F2} | {drafted.TotalMilliseconds / updates:F1} | {drafted / scratch:F3} |");
+        Console.WriteLine($"| its encoder alone | {encoder.TotalSeconds:F2} | {encoder.TotalMilliseconds / updates:F1} | {encoder / scratch:F3} |");
+        Console.WriteLine();
+        Console.WriteLine($"drafted updates equal to the greedy decode of the same audio: {greedy} of {updates}");
+        Console.WriteLine($"draft tokens kept by the next hypothesis (common prefix): {kept} of {draftTokens} ({(double)kept / Math.Max(1, draftTokens):P1})");
+        Console.WriteLine("updates by draft tokens lost: " + string.Join(", ", lost.Select((n, i) => $"{(i == lost.Length - 1 ? $"{i}+" : i)}: {n}")));
+        return 0;
+    }
+
+    private static string Option(string[] args, string name, string fallback)
+    {
+        var at = Array.IndexOf(args, name);
+        return at >= 0 && at + 1 < args.Length ? args[at + 1] : fallback;
+    }
+}
