@@ -133,8 +133,10 @@ public sealed class RecognitionStream : IDisposable
 
             // The final is decoded from scratch, not from the last interim's draft: the int8 models quantise
             // activations per call, so checking a draft in one parallel call can flip a near-tie that token-by-token
-            // greedy decoding would not, and a final must be the plain greedy result. An early final decoded the very
-            // same samples (the detector hands out the same segment only if its bounds did not move).
+            // greedy decoding would not (57 of 251 drafted updates on the tiny dev set, see
+            // benchmarks/results/2026-11-22-interim-update.md), and a final must be the plain greedy result. An early
+            // final decoded the very same samples (the detector hands out the same segment only if its bounds did not
+            // move).
             RecognitionResult result;
             if (_early is { } early && ReferenceEquals(segment, early.Segment))
             {
