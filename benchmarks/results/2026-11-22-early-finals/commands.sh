@@ -35,3 +35,5 @@ dotnet /tmp/ef/bin/asr.dll bench --model base --interim --streams 10 --duration 
 dotnet /tmp/ef/bin/asr.dll bench --streams 1 --interim --duration 90 --json /tmp/ef/one-stream-interim.json > /tmp/ef/one-stream-interim.txt 2>&1
 echo done > /tmp/ef/series5.done
 dotnet /tmp/ef/bin/asr.dll bench --streams 1 --interim --duration 90 --no-early-finals --json /tmp/ef/one-stream-interim-off.json
+# Past capacity (added in the interim-update session, build 3e4fbf8; /tmp/C is its Release CLI): tiny, 80 streams, finals only, interleaved.
+for r in 1 2; do for m in on off; do f=""; [ $m = off ] && f="--no-early-finals"; dotnet /tmp/C/asr.dll bench --streams 80 --duration 60 $f --json /tmp/sat/t80-$m-$r.json > /tmp/sat/t80-$m-$r.txt 2>&1; done; done
