@@ -19,13 +19,31 @@ internal static class InterimSimulation
 {
     private const int SampleRate = 16_000;
 
+    /// <summary>Runs the pass; a bad option or missing test data ends it with a one-line reason and exit code 2.</summary>
     public static int Run(string[] args)
     {
-        var model = Option(args, "--model", "tiny");
-        var utterances = int.Parse(Option(args, "--utterances", "20"), CultureInfo.InvariantCulture);
-        var every = double.Parse(Option(args, "--every", "0.5"), CultureInfo.InvariantCulture);
-        var maxSeconds = double.Parse(Option(args, "--max-seconds", "15"), CultureInfo.InvariantCulture);
-        var threads = int.Parse(Option(args, "--threads", "1"), CultureInfo.InvariantCulture);
+        try
+        {
+            return RunPass(args);
+        }
+        catch (Exception e) when (e is ArgumentException or IOException or Core.Models.ModelLoadException)
+        {
+            Console.Error.WriteLine($"interims: {e.Message}");
+            return 2;
+        }
+    }
+
+    private static int RunPass(string[] args)
+    {
+        var model = Option(args, "--model") ?? "tiny";
+        var utterances = (int)Number(args, "--utterances", 20);
+        var every = Number(args, "--every", 0.5);
+        var maxSeconds = Number(args, "--max-seconds", 15);
+        var threads = (int)Number(args, "--threads", 1);
+        if (utterances < 1 || every <= 0 || maxSeconds < 1 || threads < 1)
+        {
+            throw new ArgumentException("--utterances and --threads must be 1 or more, --every above 0, --max-seconds 1 or more");
+        }
 
         using var recognizer = OnnxSpeechModels.LoadRecognizer(model, new InferenceOptions { IntraOpThreads = threads }, new ModelCache());
         using var session = (MoonshineDecoderSession)recognizer.CreateSession();
@@ -81,9 +99,14 @@ internal static class InterimSimulation
         return 0;
     }
 
-    private static string Option(string[] args, string name, string fallback)
+    private static double Number(string[] args, string name, double fallback) =>
+        Option(args, name) is not { } text ? fallback
+        : double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && double.IsFinite(value) && value < int.MaxValue ? value
+        : throw new ArgumentException($"{name}: '{text}' is not a number");
+
+    private static string? Option(string[] args, string name)
     {
         var at = Array.IndexOf(args, name);
-        return at >= 0 && at + 1 < args.Length ? args[at + 1] : fallback;
+        return at >= 0 && at + 1 < args.Length ? args[at + 1] : null;
     }
 }
