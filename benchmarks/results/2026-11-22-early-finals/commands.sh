@@ -37,3 +37,11 @@ echo done > /tmp/ef/series5.done
 dotnet /tmp/ef/bin/asr.dll bench --streams 1 --interim --duration 90 --no-early-finals --json /tmp/ef/one-stream-interim-off.json
 # Past capacity (added in the interim-update session, build 3e4fbf8; /tmp/C is its Release CLI): tiny, 80 streams, finals only, interleaved.
 for r in 1 2; do for m in on off; do f=""; [ $m = off ] && f="--no-early-finals"; dotnet /tmp/C/asr.dll bench --streams 80 --duration 60 $f --json /tmp/sat/t80-$m-$r.json > /tmp/sat/t80-$m-$r.txt 2>&1; done; done
+# Past capacity again, and the defer rule (next session). /tmp/Eold: Release CLI of 7a535c1; /tmp/Enew: 7a535c1 plus
+# the rule (early finals put off while DecodeScheduler.WaitingFinals > 0; not committed). Files renamed rerun-*:
+# old -> on, new -> defer.
+run() { local n=$1 b=$2; shift 2; dotnet $b/asr.dll bench --duration 60 "$@" --json /tmp/ed/$n.json > /tmp/ed/$n.txt 2>&1; }
+for r in 1 2; do run t80-new-$r /tmp/Enew --streams 80; run t80-old-$r /tmp/Eold --streams 80; run t80-off-$r /tmp/Enew --streams 80 --no-early-finals; done
+for r in 1 2; do run t64-new-$r /tmp/Enew --streams 64; run t64-old-$r /tmp/Eold --streams 64; run t64-off-$r /tmp/Enew --streams 64 --no-early-finals; done
+for r in 1 2; do run b10i-new-$r /tmp/Enew --model base --interim --streams 10; run b10i-old-$r /tmp/Eold --model base --interim --streams 10; done
+for r in 3 4; do run t80-old-$r /tmp/Eold --streams 80; run t80-off-$r /tmp/Enew --streams 80 --no-early-finals; run t80-new-$r /tmp/Enew --streams 80; done
