@@ -12,8 +12,9 @@ namespace AsrService.Benchmarks;
 /// <c>--every</c> seconds from 1 s to <c>--max-seconds</c>; each prefix is decoded with the previous prefix's
 /// hypothesis as its draft (the incremental update), and from scratch (the greedy reference), and its encoder is run
 /// once more alone. Prints the time of each, how many drafted updates equal the greedy decode of the same audio, and
-/// how many of each draft's tokens the next hypothesis kept, which is what a draft can save. One decode at a time,
-/// every figure from the same process; not a BenchmarkDotNet benchmark (one pass over 20 utterances takes a minute).
+/// how many of each draft's tokens the next hypothesis kept, which is what a draft can save, and how many decoder
+/// calls each way took. One decode at a time, every figure from the same process; not a BenchmarkDotNet benchmark
+/// (one pass over 20 utterances takes a minute).
 /// </summary>
 internal static class InterimSimulation
 {
@@ -51,7 +52,7 @@ internal static class InterimSimulation
         var step = (int)(every * SampleRate);
         TimeSpan drafted = default, scratch = default, encoder = default;
         int updates = 0, greedy = 0;
-        long draftTokens = 0, kept = 0;
+        long draftTokens = 0, kept = 0, draftedCalls = 0, scratchCalls = 0;
         var lost = new int[11];
         foreach (var id in ids)
         {
@@ -63,9 +64,11 @@ internal static class InterimSimulation
                 var started = Stopwatch.GetTimestamp();
                 var update = session.Recognize(prefix, draft);
                 drafted += Stopwatch.GetElapsedTime(started);
+                draftedCalls += session.DecoderCalls;
                 started = Stopwatch.GetTimestamp();
                 var reference = session.Recognize(prefix);
                 scratch += Stopwatch.GetElapsedTime(started);
+                scratchCalls += session.DecoderCalls;
                 started = Stopwatch.GetTimestamp();
                 session.Encode(prefix).Dispose();
                 encoder += Stopwatch.GetElapsedTime(started);
@@ -93,6 +96,7 @@ internal static class InterimSimulation
         Console.WriteLine($"| with the previous hypothesis as draft | {drafted.TotalSeconds:F2} | {drafted.TotalMilliseconds / updates:F1} | {drafted / scratch:F3} |");
         Console.WriteLine($"| its encoder alone | {encoder.TotalSeconds:F2} | {encoder.TotalMilliseconds / updates:F1} | {encoder / scratch:F3} |");
         Console.WriteLine();
+        Console.WriteLine($"decoder calls per update: {(double)scratchCalls / updates:F1} from scratch, {(double)draftedCalls / updates:F1} with the draft");
         Console.WriteLine($"drafted updates equal to the greedy decode of the same audio: {greedy} of {updates}");
         Console.WriteLine($"draft tokens kept by the next hypothesis (common prefix): {kept} of {draftTokens} ({(double)kept / Math.Max(1, draftTokens):P1})");
         Console.WriteLine("updates by draft tokens lost: " + string.Join(", ", lost.Select((n, i) => $"{(i == lost.Length - 1 ? $"{i}+" : i)}: {n}")));

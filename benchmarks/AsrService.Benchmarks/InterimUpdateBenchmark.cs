@@ -16,7 +16,6 @@ namespace AsrService.Benchmarks;
 /// of a call's positions on one scale, so a check of several tokens can leave the greedy path that one-token steps
 /// follow, and steps then decode the rest.
 /// </summary>
-/// </summary>
 /// <remarks>Public and unsealed because BenchmarkDotNet derives its generated runner from benchmark classes.</remarks>
 public class InterimUpdateBenchmark
 {

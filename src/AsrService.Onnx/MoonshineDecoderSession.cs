@@ -34,6 +34,7 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
     private readonly List<int> _tokens = new(256);
     private readonly float[] _shortAudio = new float[MinimumSamples];
     private long[] _draftIds = new long[256];
+    private long[] _checkIds = new long[64];
     private MoonshineBeamDecoder? _beams;
     private MoonshineGroupDecoder? _group;
 
@@ -206,7 +207,9 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
     /// segment), so that one parallel call checks the whole draft: its tokens are kept for as long as the model's
     /// own argmax at each position agrees with them, which is exactly what token-by-token greedy decoding would have
     /// produced; at the first disagreement the self-attention caches are cut back to the agreed prefix and decoding
-    /// continues one token at a time from the model's own choice.
+    /// continues one token at a time from the model's own choice. When the new hypothesis meets the draft again
+    /// after an edit (a word replaced, added or dropped: <see cref="Realign"/>), the rest of the draft is checked the
+    /// same way in one cached call (<see cref="CheckDraft"/>), rather than re-decoded a token at a time.
     /// </summary>
     private RecognitionResult Decode(OrtValue encoderOutput, ReadOnlySpan<int> draft, int maxTokens, CancellationToken cancellationToken)
     {
@@ -267,15 +270,48 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
         _inputs[TokenInput] = _tokenValue;
         _inputs[CacheBranchInput] = _bindings.UseCache;
         _step.Bind(_inputs);
+        DecoderCalls = 1;
+        var past = agreed + 1;
+        // Where the hypothesis left the draft, and how many tokens it has made since the one that took that place.
+        var draftFrom = agreed;
+        var sinceLeft = 0;
         try
         {
             while (next != TokenDecoder.EndOfSequence && _tokens.Count < maxTokens)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 _tokens.Add(next);
-                next = Logits.Greedy(RunStep(next), out var logProbability);
-                logProbabilitySum += logProbability;
-                scored++;
+                var at = agreed < draft.Length ? Realign(draft, draftFrom, sinceLeft, next) : -1;
+                var proposal = at < 0 ? default : draft.Slice(at + 1, Math.Min(draft.Length - at - 1, maxTokens - _tokens.Count));
+                if (proposal.IsEmpty)
+                {
+                    next = Logits.Greedy(RunStep(next), out var logProbability);
+                    logProbabilitySum += logProbability;
+                    scored++;
+                    past++;
+                    sinceLeft++;
+                    DecoderCalls++;
+                    continue;
+                }
+
+                // The draft picks up again after an edit: check the rest of it in one call, as the first call did.
+                var taken = CheckDraft(next, proposal, ref logProbabilitySum, ref scored, out next);
+                DecoderCalls++;
+                past += taken + 1;
+                if (taken < proposal.Length)
+                {
+                    _step.KeepPast(past);
+                }
+
+                if (taken > 0)
+                {
+                    draftFrom = at + 1 + taken;
+                    sinceLeft = 0;
+                }
+                else
+                {
+                    sinceLeft++;
+                }
             }
         }
         finally
@@ -295,6 +331,74 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
         var text = _model.Tokens.Decode(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_tokens));
         var confidence = scored == 0 ? 0f : (float)Math.Exp(logProbabilitySum / scored);
         return new RecognitionResult(text, _tokens.ToArray(), confidence);
+    }
+
+    /// <summary>Decoder calls the last greedy decode made (the first call, steps and draft checks): for tests and the `interims` pass.</summary>
+    internal int DecoderCalls { get; private set; }
+
+    // How far beyond where the hypothesis would be in the draft had it only replaced tokens one for one, in tokens,
+    // it may pick the draft up again: the edits between two interims are a word or two.
+    private const int RealignWindow = 4;
+
+    /// <summary>
+    /// Where the draft picks up again after the hypothesis left it at <paramref name="from"/> and made
+    /// <paramref name="sinceLeft"/> more tokens: of the positions from there up to <see cref="RealignWindow"/> beyond
+    /// <paramref name="from"/> + <paramref name="sinceLeft"/> that hold <paramref name="last"/> (the hypothesis's
+    /// latest token) and have a draft token after them, the nearest to <paramref name="from"/> +
+    /// <paramref name="sinceLeft"/>; -1 if none. A wrong match costs little: the call that checks it gives the next
+    /// token all the same, from its first row.
+    /// </summary>
+    internal static int Realign(ReadOnlySpan<int> draft, int from, int sinceLeft, int last)
+    {
+        var expected = (long)from + sinceLeft;
+        var end = (int)Math.Min(draft.Length - 1L, expected + RealignWindow);
+        var found = -1;
+        for (var at = Math.Max(from, 0); at < end; at++)
+        {
+            if (draft[at] == last && (found < 0 || Math.Abs(at - expected) < Math.Abs(found - expected)))
+            {
+                found = at;
+            }
+        }
+
+        return found;
+    }
+
+    /// <summary>
+    /// Feeds <paramref name="token"/> and the <paramref name="proposal"/> after it in one cached call, and keeps the
+    /// proposed tokens for as long as the model's own argmax agrees with them (added to the hypothesis, their log
+    /// probabilities summed); <paramref name="next"/> is the model's token after the last one kept. Returns how many
+    /// were kept; the caller cuts the self-attention caches back to them.
+    /// </summary>
+    private int CheckDraft(int token, ReadOnlySpan<int> proposal, ref double logProbabilitySum, ref int scored, out int next)
+    {
+        var count = proposal.Length + 1;
+        if (_checkIds.Length < count)
+        {
+            _checkIds = new long[Math.Max(count, _checkIds.Length * 2)];
+        }
+
+        _checkIds[0] = token;
+        for (var i = 0; i < proposal.Length; i++)
+        {
+            _checkIds[i + 1] = proposal[i];
+        }
+
+        using var ids = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _checkIds.AsMemory(0, count), [1, count]);
+        var rows = _step.Run(ids, count);
+        var vocabulary = _layout.VocabularySize;
+        for (var taken = 0; ; taken++)
+        {
+            next = Logits.Greedy(rows.Slice(taken * vocabulary, vocabulary), out var logProbability);
+            logProbabilitySum += logProbability;
+            scored++;
+            if (taken == proposal.Length || next != proposal[taken])
+            {
+                return taken;
+            }
+
+            _tokens.Add(next);
+        }
     }
 
     /// <summary>
@@ -347,22 +451,10 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
     /// <summary>Copies the first <paramref name="keep"/> positions of each self-attention cache of the first call.</summary>
     private OrtValue[] TrimSelfAttentionCaches(IReadOnlyList<OrtValue> first, int keep)
     {
-        var cacheCount = _layout.Layers * 2;
-        var heads = _layout.Heads;
-        var headSize = _layout.HeadSize;
-        var trimmed = new OrtValue[cacheCount];
-        for (var i = 0; i < cacheCount; i++)
+        var trimmed = new OrtValue[_layout.Layers * 2];
+        for (var i = 0; i < trimmed.Length; i++)
         {
-            var source = first[1 + i];
-            var length = (int)source.GetTensorTypeAndShape().Shape[2];
-            trimmed[i] = OrtValue.CreateAllocatedTensorValue(
-                OrtAllocator.DefaultInstance, Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float, [1, heads, keep, headSize]);
-            var from = source.GetTensorDataAsSpan<float>();
-            var to = trimmed[i].GetTensorMutableDataAsSpan<float>();
-            for (var head = 0; head < heads; head++)
-            {
-                from.Slice(head * length * headSize, keep * headSize).CopyTo(to.Slice(head * keep * headSize, keep * headSize));
-            }
+            trimmed[i] = NativeDecoderStep.FirstPositions(first[1 + i], keep);
         }
 
         return trimmed;

@@ -28,6 +28,8 @@ internal sealed unsafe class NativeDecoderStep : IDisposable
     private readonly IntPtr[] _inputs;
     private readonly IntPtr[] _outputs;
     private readonly IntPtr[] _owned;
+    // Caches cut from a check's presents (KeepPast): the next run's past, disposed once that run is done with them.
+    private OrtValue[]? _keptPast;
     private bool _disposed;
 
     public NativeDecoderStep(InferenceSession decoder, RunOptions runOptions, MoonshineDecoderInputs bindings, int vocabulary)
@@ -61,9 +63,78 @@ internal sealed unsafe class NativeDecoderStep : IDisposable
     /// Runs the decoder on the bound inputs (the token is read from the buffer its input value wraps), binds the
     /// present self-attention caches as the next step's past, and returns the step's logits. A step feeds one token,
     /// so the logits are one row of vocabulary size.
-    /// The span is valid until the next <see cref="Run"/>, <see cref="Bind"/> or <see cref="Release"/>.
+    /// The span is valid until the next run, <see cref="Bind"/> or <see cref="Release"/>.
     /// </summary>
-    public ReadOnlySpan<float> Run()
+    public ReadOnlySpan<float> Run() => RunBound(1);
+
+    /// <summary>
+    /// Like <see cref="Run()"/>, but feeds the <paramref name="count"/> tokens of <paramref name="tokens"/> ([1, count])
+    /// in one call, to check several draft tokens at once: returns <paramref name="count"/> rows of logits, and the
+    /// presents bound as the next past hold every one of those positions (<see cref="KeepPast"/> drops the rest).
+    /// </summary>
+    public ReadOnlySpan<float> Run(OrtValue tokens, int count)
+    {
+        var single = _inputs[TokenInput];
+        _inputs[TokenInput] = tokens.Handle;
+        try
+        {
+            return RunBound(count);
+        }
+        finally
+        {
+            _inputs[TokenInput] = single;
+        }
+    }
+
+    /// <summary>
+    /// Cuts the past bound for the next run (the last run's presents) to its first <paramref name="keep"/> positions:
+    /// copies those into caches of its own and releases the presents. The last run's logits stay valid.
+    /// </summary>
+    public void KeepPast(int keep)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_owned[1] == IntPtr.Zero)
+        {
+            throw new InvalidOperationException("only the presents of the last run can be cut");
+        }
+
+        var kept = new OrtValue[_cacheCount];
+        for (var i = 0; i < _cacheCount; i++)
+        {
+            using var present = new OrtValue(_owned[1 + i], owned: false);
+            kept[i] = FirstPositions(present, keep);
+        }
+
+        for (var i = 0; i < _cacheCount; i++)
+        {
+            NativeMethods.OrtReleaseValue(_owned[1 + i]);
+            _owned[1 + i] = IntPtr.Zero;
+            _inputs[FirstPastInput + i] = kept[i].Handle;
+        }
+
+        DisposeKeptPast();
+        _keptPast = kept;
+    }
+
+    /// <summary>A new self-attention cache ([1, heads, positions, head size]) holding the first <paramref name="keep"/> positions of <paramref name="cache"/>.</summary>
+    public static OrtValue FirstPositions(OrtValue cache, int keep)
+    {
+        var shape = cache.GetTensorTypeAndShape().Shape;
+        var (heads, positions, headSize) = ((int)shape[1], (int)shape[2], (int)shape[3]);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(keep, positions);
+        var kept = OrtValue.CreateAllocatedTensorValue(
+            OrtAllocator.DefaultInstance, Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float, [1, heads, keep, headSize]);
+        var from = cache.GetTensorDataAsSpan<float>();
+        var to = kept.GetTensorMutableDataAsSpan<float>();
+        for (var head = 0; head < heads; head++)
+        {
+            from.Slice(head * positions * headSize, keep * headSize).CopyTo(to.Slice(head * keep * headSize, keep * headSize));
+        }
+
+        return kept;
+    }
+
+    private ReadOnlySpan<float> RunBound(int rows)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         Array.Clear(_outputs);
@@ -77,12 +148,25 @@ internal sealed unsafe class NativeDecoderStep : IDisposable
             NativeApiStatus.VerifySuccess(status);
         }
 
-        // The previous step's presents were this step's past; ONNX Runtime is done with them now.
+        // The previous step's presents (or the caches cut from them) were this step's past; ONNX Runtime is done with them now.
         ReleaseOutputs(_owned);
+        DisposeKeptPast();
         Array.Copy(_outputs, _owned, _outputs.Length);
         Array.Copy(_outputs, 1, _inputs, FirstPastInput, _cacheCount);
         NativeApiStatus.VerifySuccess(NativeMethods.OrtGetTensorMutableData(_owned[0], out var logits));
-        return new ReadOnlySpan<float>((float*)logits, _vocabulary);
+        return new ReadOnlySpan<float>((float*)logits, _vocabulary * rows);
+    }
+
+    private void DisposeKeptPast()
+    {
+        if (_keptPast is { } kept)
+        {
+            _keptPast = null;
+            foreach (var value in kept)
+            {
+                value.Dispose();
+            }
+        }
     }
 
     /// <summary>
@@ -106,6 +190,7 @@ internal sealed unsafe class NativeDecoderStep : IDisposable
     public void Release()
     {
         ReleaseOutputs(_owned);
+        DisposeKeptPast();
         Array.Clear(_inputs);
     }
 
