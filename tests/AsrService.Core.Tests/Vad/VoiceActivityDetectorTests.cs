@@ -354,22 +354,37 @@ public sealed class VoiceActivityDetectorTests
 
         Assert.Equal(2, Drain(detector).Count);
 
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 200; i++)
+        // Measured three times, keeping the least. In a full test run the runtime itself now and then allocates on
+        // this thread once (7,304 bytes seen once in a CI run of the whole suite; the test alone never does), while a
+        // path of the detector that allocated would allocate every time.
+        var allocations = new List<long>();
+        for (int attempt = 0; attempt < 3; attempt++)
         {
-            detector.Accept(quiet);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 200; i++)
+            {
+                detector.Accept(quiet);
+            }
+
+            // Speech opens a segment (and queues SpeechStarted) but does not complete one.
+            for (int i = 0; i < 5; i++)
+            {
+                detector.Accept(loud);
+            }
+
+            allocations.Add(GC.GetAllocatedBytesForCurrentThread() - before);
+            Assert.True(detector.IsSpeechOpen);
+
+            // The segment closes; its two events are read outside the measured part.
+            for (int i = 0; i < 20; i++)
+            {
+                detector.Accept(quiet);
+            }
+
+            Assert.Equal(2, Drain(detector).Count);
         }
 
-        // Speech opens a segment (and queues SpeechStarted) but does not complete one.
-        for (int i = 0; i < 5; i++)
-        {
-            detector.Accept(loud);
-        }
-
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-
-        Assert.True(detector.IsSpeechOpen);
-        Assert.Equal(0, allocated);
+        Assert.True(allocations.Min() == 0, $"allocated {string.Join(", ", allocations)} bytes in the three measurements");
     }
 
     [Fact]
