@@ -214,21 +214,9 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
     private RecognitionResult Decode(OrtValue encoderOutput, ReadOnlySpan<int> draft, int maxTokens, CancellationToken cancellationToken)
     {
         var cacheCount = _layout.Layers * 2;
-        var vocabulary = _layout.VocabularySize;
         _tokens.Clear();
         var firstLength = draft.Length + 1;
-        if (_draftIds.Length < firstLength)
-        {
-            _draftIds = new long[Math.Max(firstLength, _draftIds.Length * 2)];
-        }
-
-        _draftIds[0] = TokenDecoder.BeginOfSequence;
-        for (var i = 0; i < draft.Length; i++)
-        {
-            _draftIds[i + 1] = draft[i];
-        }
-
-        using var firstIds = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _draftIds.AsMemory(0, firstLength), [1, firstLength]);
+        using var firstIds = TokenIds(ref _draftIds, TokenDecoder.BeginOfSequence, draft);
 
         // The first call's outputs hold the cross-attention caches used by every later step, so they live until the end.
         using var first = _model.RunFirstCall(_bindings, _runOptions, _inputs, firstIds, encoderOutput);
@@ -240,25 +228,7 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
 
         var logProbabilitySum = 0.0;
         var scored = 0;
-        var allLogits = first[0].GetTensorDataAsSpan<float>();
-        var next = -1;
-        var agreed = 0;
-        for (var position = 0; position < firstLength; position++)
-        {
-            var logits = allLogits.Slice(position * vocabulary, vocabulary);
-            var token = Logits.Greedy(logits, out var logProbability);
-            logProbabilitySum += logProbability;
-            scored++;
-            if (position + 1 < firstLength && token == draft[position])
-            {
-                _tokens.Add(token);
-                agreed++;
-                continue;
-            }
-
-            next = token;
-            break;
-        }
+        var agreed = KeepAgreed(first[0].GetTensorDataAsSpan<float>(), draft, ref logProbabilitySum, ref scored, out var next);
 
         // Past positions: BOS plus the agreed draft tokens. A longer draft leaves cache rows to drop.
         OrtValue[]? trimmed = agreed + 1 < firstLength ? TrimSelfAttentionCaches(first, agreed + 1) : null;
@@ -271,7 +241,6 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
         _inputs[CacheBranchInput] = _bindings.UseCache;
         _step.Bind(_inputs);
         DecoderCalls = 1;
-        var past = agreed + 1;
         // Where the hypothesis left the draft, and how many tokens it has made since the one that took that place.
         var draftFrom = agreed;
         var sinceLeft = 0;
@@ -288,7 +257,6 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
                     next = Logits.Greedy(RunStep(next), out var logProbability);
                     logProbabilitySum += logProbability;
                     scored++;
-                    past++;
                     sinceLeft++;
                     DecoderCalls++;
                     continue;
@@ -297,10 +265,10 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
                 // The draft picks up again after an edit: check the rest of it in one call, as the first call did.
                 var taken = CheckDraft(next, proposal, ref logProbabilitySum, ref scored, out next);
                 DecoderCalls++;
-                past += taken + 1;
                 if (taken < proposal.Length)
                 {
-                    _step.KeepPast(past);
+                    // The caches hold begin-of-sequence and one position per token of the hypothesis.
+                    _step.KeepPast(_tokens.Count + 1);
                 }
 
                 if (taken > 0)
@@ -365,40 +333,58 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
     }
 
     /// <summary>
-    /// Feeds <paramref name="token"/> and the <paramref name="proposal"/> after it in one cached call, and keeps the
-    /// proposed tokens for as long as the model's own argmax agrees with them (added to the hypothesis, their log
-    /// probabilities summed); <paramref name="next"/> is the model's token after the last one kept. Returns how many
-    /// were kept; the caller cuts the self-attention caches back to them.
+    /// Feeds <paramref name="token"/> and the <paramref name="proposal"/> after it in one cached call and keeps the
+    /// proposed tokens the model agrees with (<see cref="KeepAgreed"/>); the caller cuts the self-attention caches
+    /// back to them.
     /// </summary>
     private int CheckDraft(int token, ReadOnlySpan<int> proposal, ref double logProbabilitySum, ref int scored, out int next)
     {
-        var count = proposal.Length + 1;
-        if (_checkIds.Length < count)
-        {
-            _checkIds = new long[Math.Max(count, _checkIds.Length * 2)];
-        }
+        using var ids = TokenIds(ref _checkIds, token, proposal);
+        return KeepAgreed(_step.Run(ids, proposal.Length + 1), proposal, ref logProbabilitySum, ref scored, out next);
+    }
 
-        _checkIds[0] = token;
-        for (var i = 0; i < proposal.Length; i++)
-        {
-            _checkIds[i + 1] = proposal[i];
-        }
-
-        using var ids = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _checkIds.AsMemory(0, count), [1, count]);
-        var rows = _step.Run(ids, count);
+    /// <summary>
+    /// Reads the logits of a call that fed a token and then <paramref name="fed"/> (one row per position): keeps the
+    /// tokens of <paramref name="fed"/> for as long as the model's own argmax agrees with them (added to the
+    /// hypothesis, their log probabilities summed), and returns how many it kept; <paramref name="next"/> is the
+    /// model's token after the last one kept.
+    /// </summary>
+    private int KeepAgreed(ReadOnlySpan<float> rows, ReadOnlySpan<int> fed, ref double logProbabilitySum, ref int scored, out int next)
+    {
         var vocabulary = _layout.VocabularySize;
-        for (var taken = 0; ; taken++)
+        for (var kept = 0; ; kept++)
         {
-            next = Logits.Greedy(rows.Slice(taken * vocabulary, vocabulary), out var logProbability);
+            next = Logits.Greedy(rows.Slice(kept * vocabulary, vocabulary), out var logProbability);
             logProbabilitySum += logProbability;
             scored++;
-            if (taken == proposal.Length || next != proposal[taken])
+            if (kept == fed.Length || next != fed[kept])
             {
-                return taken;
+                return kept;
             }
 
             _tokens.Add(next);
         }
+    }
+
+    /// <summary>
+    /// Token ids [1, 1 + <paramref name="rest"/>.Length] for a decoder call: <paramref name="lead"/>, then
+    /// <paramref name="rest"/>, written into <paramref name="buffer"/> (grown when too short), which the value wraps.
+    /// </summary>
+    private static OrtValue TokenIds(ref long[] buffer, int lead, ReadOnlySpan<int> rest)
+    {
+        var count = rest.Length + 1;
+        if (buffer.Length < count)
+        {
+            buffer = new long[Math.Max(count, buffer.Length * 2)];
+        }
+
+        buffer[0] = lead;
+        for (var i = 0; i < rest.Length; i++)
+        {
+            buffer[i + 1] = rest[i];
+        }
+
+        return OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, buffer.AsMemory(0, count), [1, count]);
     }
 
     /// <summary>
@@ -429,14 +415,7 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
     internal float[] ParallelLogits(ReadOnlySpan<float> samples, ReadOnlySpan<int> tokens)
     {
         using var encoded = Encode(samples);
-        var ids = new long[tokens.Length + 1];
-        ids[0] = TokenDecoder.BeginOfSequence;
-        for (var i = 0; i < tokens.Length; i++)
-        {
-            ids[i + 1] = tokens[i];
-        }
-
-        using var idsValue = OrtValue.CreateTensorValueFromMemory(ids, [1, ids.Length]);
+        using var idsValue = TokenIds(ref _draftIds, TokenDecoder.BeginOfSequence, tokens);
         try
         {
             using var outputs = _model.RunFirstCall(_bindings, _runOptions, _inputs, idsValue, encoded[0]);
