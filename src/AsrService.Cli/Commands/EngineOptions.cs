@@ -122,7 +122,8 @@ internal sealed class EngineOptions
         // One thread per decode and one decode per core, offline as when serving. On the dev set (tiny, 2 cores):
         // 2 threads per run, files in turn: RTF 0.0269, 23.4 CPU s; 1 thread, files in turn: 0.0236, 11.1 CPU s;
         // 1 thread, 2 files at once: 0.0137, 11.8 CPU s. A second intra-op thread costs twice the CPU for little or
-        // no speed (ONNX Runtime's small nodes leave it spinning); a second decode uses the core fully.
+        // no speed (ONNX Runtime's small nodes leave it spinning; with spinning now off, 0.022-0.024 at 14-16 CPU s);
+        // a second decode uses the core fully.
         var options = new EngineOptions(streaming ? new VadOptions() : VadOptions.CreateOffline(), threads: 1);
         command.Options.Add(options._model);
         command.Options.Add(options._threads);
