@@ -15,15 +15,22 @@ public sealed class DecoderStepTests(ModelFixture models)
         using var step = session.PrepareFixedStep(TestData.Read(TestData.Wavs("librispeech-test-other-dev")[0]), 12);
         var token = step.Run();
 
+        // The least of three measurements: the runtime itself may allocate on this thread once in a full test run,
+        // while a step that allocated would do so every time.
         var same = 0;
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < 50; i++)
+        var allocated = long.MaxValue;
+        for (var attempt = 0; attempt < 3; attempt++)
         {
-            same += step.Run() == token ? 1 : 0;
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            for (var i = 0; i < 50; i++)
+            {
+                same += step.Run() == token ? 1 : 0;
+            }
+
+            allocated = Math.Min(allocated, GC.GetAllocatedBytesForCurrentThread() - before);
         }
 
-        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        Assert.Equal(50, same);
+        Assert.Equal(150, same);
         Assert.Equal(0, allocated);
     }
 

@@ -232,14 +232,15 @@ public sealed class ResamplerTests(ITestOutputHelper output)
         var outputBuffer = new float[resampler.GetMaxOutputCount(chunk.Length)];
         resampler.Process(chunk, outputBuffer);
 
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 50; i++)
+        long allocated = AllocationMeasure.LeastOf3(() =>
         {
-            resampler.Process(chunk, outputBuffer);
-        }
+            for (int i = 0; i < 50; i++)
+            {
+                resampler.Process(chunk, outputBuffer);
+            }
 
-        resampler.Flush(outputBuffer);
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            resampler.Flush(outputBuffer);
+        });
 
         Assert.Equal(0, allocated);
     }
