@@ -37,6 +37,7 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
     private long[] _checkIds = new long[64];
     private MoonshineBeamDecoder? _beams;
     private MoonshineGroupDecoder? _group;
+    private IncrementalEncoder? _incremental;
 
     public MoonshineDecoderSession(MoonshineRecognizer model)
     {
@@ -48,11 +49,17 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
         _step = new NativeDecoderStep(model.Decoder, _runOptions, _bindings, _layout.VocabularySize);
     }
 
-    /// <summary>From scratch: beam search when <see cref="InferenceOptions.BeamSize"/> is above 1, otherwise greedy.</summary>
-    public RecognitionResult Recognize(ReadOnlySpan<float> samples, CancellationToken cancellationToken = default) =>
-        _model.Options.BeamSize > 1
+    /// <summary>
+    /// From scratch: beam search when <see cref="InferenceOptions.BeamSize"/> is above 1, otherwise greedy. The
+    /// segment is over (a final), so the stem kept for its interim updates is let go.
+    /// </summary>
+    public RecognitionResult Recognize(ReadOnlySpan<float> samples, CancellationToken cancellationToken = default)
+    {
+        _incremental?.Release();
+        return _model.Options.BeamSize > 1
             ? RecognizeWithBeams(samples, _model.Options.BeamSize, cancellationToken)
-            : Recognize(samples, ReadOnlySpan<int>.Empty, cancellationToken);
+            : RecognizeGreedy(samples, ReadOnlySpan<int>.Empty, incremental: false, cancellationToken);
+    }
 
     /// <summary>
     /// Greedy decodes of several segments with their decoder steps batched (<see cref="MoonshineGroupDecoder"/>),
@@ -125,7 +132,7 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
 
     /// <summary>Beam search with <paramref name="beamSize"/> beams (1 runs the beam code path greedily, for tests).</summary>
     internal RecognitionResult RecognizeWithBeams(ReadOnlySpan<float> samples, int beamSize, CancellationToken cancellationToken = default) =>
-        EncodeThenDecode(samples, [], cancellationToken, (encoded, maxTokens, _) =>
+        EncodeThenDecode(samples, [], incremental: false, cancellationToken, (encoded, maxTokens, _) =>
         {
             _beams ??= new MoonshineBeamDecoder(_model, _bindings, _runOptions);
             var best = _beams.Decode(encoded, beamSize, maxTokens, cancellationToken);
@@ -136,8 +143,16 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
     private int MaxTokens(int sampleCount) =>
         Math.Max(MinimumTokenBudget, (int)Math.Ceiling(sampleCount / (double)SampleRate * _model.Options.MaxTokensPerSecond));
 
+    /// <summary>
+    /// An interim update: greedy, checking <paramref name="draft"/> first, and with the encoder's stem carried over
+    /// from the previous update when <paramref name="samples"/> continue the segment it had
+    /// (<see cref="IncrementalEncoder"/>, when the recognizer has a split encoder).
+    /// </summary>
     public RecognitionResult Recognize(ReadOnlySpan<float> samples, ReadOnlySpan<int> draft, CancellationToken cancellationToken = default) =>
-        EncodeThenDecode(samples, draft, cancellationToken, (encoded, maxTokens, drafted) =>
+        RecognizeGreedy(samples, draft, incremental: true, cancellationToken);
+
+    private RecognitionResult RecognizeGreedy(ReadOnlySpan<float> samples, ReadOnlySpan<int> draft, bool incremental, CancellationToken cancellationToken) =>
+        EncodeThenDecode(samples, draft, incremental, cancellationToken, (encoded, maxTokens, drafted) =>
             Decode(encoded, drafted.Length > maxTokens ? drafted[..maxTokens] : drafted, maxTokens, cancellationToken));
 
     /// <summary>How a segment's encoder output is decoded, within <paramref name="maxTokens"/>, given a draft.</summary>
@@ -150,7 +165,7 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
     /// <see cref="OperationCanceledException"/>.
     /// </summary>
     private RecognitionResult EncodeThenDecode(
-        ReadOnlySpan<float> samples, ReadOnlySpan<int> draft, CancellationToken cancellationToken, EncodedDecode decode)
+        ReadOnlySpan<float> samples, ReadOnlySpan<int> draft, bool incremental, CancellationToken cancellationToken, EncodedDecode decode)
     {
         if (samples.IsEmpty)
         {
@@ -161,7 +176,7 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
         using var cancellation = new RunCancellation(_runOptions, cancellationToken);
         try
         {
-            using var encoded = Encode(samples);
+            using var encoded = incremental ? EncodeIncrementally(samples) : Encode(samples);
             return decode(encoded[0], MaxTokens(samples.Length), draft);
         }
         catch (Exception e) when (cancellation.Stopped(e))
@@ -198,6 +213,24 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
             return encoded;
         }
     }
+
+    /// <summary>
+    /// The encoder output of a segment for an interim update: through <see cref="IncrementalEncoder"/> where the
+    /// recognizer has a split encoder and the segment is long enough, otherwise as <see cref="Encode"/>.
+    /// </summary>
+    internal IDisposableReadOnlyCollection<OrtValue> EncodeIncrementally(ReadOnlySpan<float> samples)
+    {
+        if (samples.Length >= IncrementalEncoder.MinimumChunk && _model.SplitEncoder is { } split)
+        {
+            _incremental ??= new IncrementalEncoder(split, _runOptions);
+            return _incremental.Encode(samples);
+        }
+
+        return Encode(samples);
+    }
+
+    /// <summary>The incremental encoder of this session's interim updates, once it has run.</summary>
+    internal IncrementalEncoder? IncrementalEncoder => _incremental;
 
     private static readonly string[] s_encoderInputNames = ["input_values"];
     private static readonly string[] s_encoderOutputNames = ["last_hidden_state"];
@@ -524,6 +557,7 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
 
     public void Dispose()
     {
+        _incremental?.Dispose();
         _beams?.Dispose();
         _step.Dispose();
         _tokenValue.Dispose();

@@ -14,6 +14,7 @@ public sealed class MoonshineRecognizer : ISpeechRecognizer
     private readonly InferenceSession _encoder;
     private readonly InferenceSession _decoder;
     private readonly Lazy<InferenceSession> _batchedStep;
+    private readonly Lazy<SplitEncoderModels?> _splitEncoder;
 
     public MoonshineRecognizer(
         string modelName, string encoderPath, string decoderPath, TokenDecoder tokens, InferenceOptions options,
@@ -37,6 +38,11 @@ public sealed class MoonshineRecognizer : ISpeechRecognizer
             throw;
         }
 
+        _splitEncoder = new Lazy<SplitEncoderModels?>(
+            () => provider == ExecutionProviderKind.Cpu && options.RewriteGraphs && options.IncrementalInterims
+                ? OnnxSessionFactory.CreateSplitEncoder(encoderPath, options, cache)
+                : null,
+            LazyThreadSafetyMode.ExecutionAndPublication);
         var crossKeysTransposed = Layout.CrossKeysTransposed;
         _batchedStep = new Lazy<InferenceSession>(
             () => OnnxSessionFactory.CreateBatchedStep(decoderPath, crossKeysTransposed, options, provider, cache), LazyThreadSafetyMode.ExecutionAndPublication);
@@ -75,11 +81,21 @@ public sealed class MoonshineRecognizer : ISpeechRecognizer
         return outputs;
     }
 
+    /// <summary>
+    /// The encoder split for interim updates that reuse the previous update's stem (<see cref="IncrementalEncoder"/>),
+    /// built and loaded on first use; null on CUDA, without the graph rewrites, with incremental interims turned off,
+    /// or for an encoder without the expected stem.
+    /// </summary>
+    internal SplitEncoderModels? SplitEncoder => _splitEncoder.Value;
+
     /// <summary>The batched-step model for group decoding (<see cref="MoonshineGroupDecoder"/>), built and loaded on first use.</summary>
     internal InferenceSession BatchedStep => _batchedStep.Value;
 
     /// <summary>Builds (or reads from the cache) and loads the batched-step model now rather than at the first group decode.</summary>
     public void PrepareGroupDecoding() => _ = _batchedStep.Value;
+
+    /// <summary>Builds (or reads from the cache) and loads the split encoder, when interims are to use one.</summary>
+    public void PrepareInterimUpdates() => _ = _splitEncoder.Value;
 
     public IRecognizerSession CreateSession() => new MoonshineDecoderSession(this);
 
@@ -90,6 +106,11 @@ public sealed class MoonshineRecognizer : ISpeechRecognizer
         if (_batchedStep.IsValueCreated)
         {
             _batchedStep.Value.Dispose();
+        }
+
+        if (_splitEncoder.IsValueCreated)
+        {
+            _splitEncoder.Value?.Dispose();
         }
     }
 }

@@ -47,6 +47,31 @@ internal static class OnnxSessionFactory
         Create(path, options, null, provider, cache, model => RewrittenModelFile.PrepareBatchedStep(model, crossKeysTransposed));
 
     /// <summary>
+    /// The encoder at <paramref name="encoderPath"/> split for incremental interim updates (<see cref="EncoderStemSplit"/>),
+    /// or null when it does not have the stem that the split needs.
+    /// </summary>
+    public static SplitEncoderModels? CreateSplitEncoder(string encoderPath, InferenceOptions options, ModelCache? cache)
+    {
+        var stem = RewrittenModelFile.PrepareEncoderPart(encoderPath, "stem");
+        if (stem.Bytes is null && stem.Path == encoderPath)
+        {
+            return null;
+        }
+
+        var stemSession = Create(encoderPath, options, null, ExecutionProviderKind.Cpu, cache, _ => stem);
+        try
+        {
+            var restSession = Create(encoderPath, options, null, ExecutionProviderKind.Cpu, cache, path => RewrittenModelFile.PrepareEncoderPart(path, "rest"));
+            return new SplitEncoderModels(stemSession, restSession);
+        }
+        catch
+        {
+            stemSession.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
     /// Session configuration entries for <paramref name="intraOpThreads"/> threads per run. ONNX Runtime's pool
     /// threads spin for a while after each run by default. Our sessions take turns on the same cores (the encoder,
     /// then the decoder's steps), so a worker still spinning after one session's run takes a core from the next one.

@@ -47,14 +47,20 @@ public static class OnnxSpeechModels
     }
 
     /// <summary>
-    /// Writes the rewritten copy of a model file that CPU sessions load (see <see cref="Graph.QuantizedMatMulRewrite"/>)
-    /// into the cache now rather than at first load, e.g. while building a container image whose model folder is
-    /// read-only at run time. Returns its path, or null when the model has nothing to rewrite.
+    /// Writes the files that CPU sessions load instead of a model file into the cache now rather than at first load,
+    /// e.g. while building a container image whose model folder is read-only at run time: the rewritten copy (see
+    /// <see cref="Graph.QuantizedMatMulRewrite"/>) and, for an encoder, the two parts that interim updates run
+    /// (<see cref="Graph.EncoderStemSplit"/>). Returns their paths; none when the model has nothing to rewrite.
     /// </summary>
-    public static string? PrepareGraphRewrites(string modelPath)
+    public static IReadOnlyList<string> PrepareGraphRewrites(string modelPath)
     {
-        var rewritten = Graph.RewrittenModelFile.Prepare(modelPath);
-        return rewritten.Bytes is null && rewritten.Path != modelPath ? rewritten.Path : null;
+        Graph.RewrittenModelFile[] prepared =
+        [
+            Graph.RewrittenModelFile.Prepare(modelPath),
+            Graph.RewrittenModelFile.PrepareEncoderPart(modelPath, "stem"),
+            Graph.RewrittenModelFile.PrepareEncoderPart(modelPath, "rest"),
+        ];
+        return [.. prepared.Where(file => file.Bytes is null && file.Path != modelPath).Select(file => file.Path)];
     }
 
     public static SileroVoiceActivityModel LoadVoiceActivityModel(InferenceOptions options, ModelCache cache, CancellationToken cancellationToken = default) =>

@@ -90,17 +90,21 @@ public sealed class CliTests
     }
 
     [Fact]
-    public void ModelsDownload_Tiny_PrintsTheFilesAndPreparesTheRewrittenDecoder()
+    public void ModelsDownload_Tiny_PrintsTheFilesAndPreparesTheRewrittenDecoderAndTheSplitEncoder()
     {
         var (code, stdout, stderr) = Run("models", "download", "tiny");
 
         Assert.True(code == 0, stderr);
         var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var decoder = Assert.Single(lines, l => l.EndsWith("decoder_model_merged.onnx", StringComparison.Ordinal));
+        var encoder = Assert.Single(lines, l => l.EndsWith("encoder_model.onnx", StringComparison.Ordinal));
         var rewritten = Assert.Single(lines, l => l.Contains(".asr-r", StringComparison.Ordinal));
         Assert.Equal(AsrService.Onnx.Graph.RewrittenModelFile.CachedPathFor(decoder), rewritten);
-        Assert.True(File.Exists(rewritten));
-        Assert.DoesNotContain(lines, l => l.Contains("encoder_model.asr-r", StringComparison.Ordinal));
+        var version = AsrService.Onnx.Graph.EncoderStemSplit.Version;
+        var split = lines.Where(l => l.Contains(".asr-s", StringComparison.Ordinal)).ToArray();
+        Assert.Equal([Path.ChangeExtension(encoder, $".asr-s{version}-stem.onnx"), Path.ChangeExtension(encoder, $".asr-s{version}-rest.onnx")], split);
+        Assert.All([rewritten, .. split], file => Assert.True(File.Exists(file), file));
+        Assert.DoesNotContain(lines, l => l.Contains("encoder_model.asr-r", StringComparison.Ordinal) || l.Contains("decoder_model_merged.asr-s", StringComparison.Ordinal));
     }
 
     [DataFact]

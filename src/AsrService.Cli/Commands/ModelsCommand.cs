@@ -34,9 +34,12 @@ internal static class ModelsCommand
                 foreach (var path in cache.Ensure(model, cancellationToken).Values)
                 {
                     Console.WriteLine(path);
-                    if (model.Kind == "moonshine" && OnnxSpeechModels.PrepareGraphRewrites(path) is { } rewritten)
+                    if (model.Kind == "moonshine")
                     {
-                        Console.WriteLine(rewritten);
+                        foreach (var prepared in OnnxSpeechModels.PrepareGraphRewrites(path))
+                        {
+                            Console.WriteLine(prepared);
+                        }
                     }
                 }
             }

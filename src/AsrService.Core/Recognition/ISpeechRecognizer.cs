@@ -25,6 +25,14 @@ public interface ISpeechRecognizer : IDisposable
     void PrepareGroupDecoding()
     {
     }
+
+    /// <summary>
+    /// Loads now whatever interim updates (<see cref="IRecognizerSession.Recognize(ReadOnlySpan{float}, ReadOnlySpan{int}, CancellationToken)"/>)
+    /// need beyond finals, so that the first stream asking for interims does not pay for it. Nothing by default.
+    /// </summary>
+    void PrepareInterimUpdates()
+    {
+    }
 }
 
 /// <summary>Decodes speech segments for one stream. Not thread-safe.</summary>
@@ -39,7 +47,10 @@ public interface IRecognizerSession : IDisposable
     /// <summary>
     /// Decodes a segment given a draft: the token ids of an earlier hypothesis of the same (now longer) segment. The
     /// result is the greedy decode of <paramref name="samples"/>; the draft only saves the decoder the steps on which
-    /// the model still agrees with it. Cancelling <paramref name="cancellationToken"/> stops the decode promptly, also
+    /// the model still agrees with it. This is the interim update: an implementation may also carry encoder work over
+    /// from its previous call when <paramref name="samples"/> continue that call's segment, which gives an encoder
+    /// output equal to the one from scratch up to rounding (and so, now and then, another token). Finals use the
+    /// overload without a draft. Cancelling <paramref name="cancellationToken"/> stops the decode promptly, also
     /// inside a model run, with <see cref="OperationCanceledException"/> (a preempted interim does not hold its core).
     /// </summary>
     RecognitionResult Recognize(ReadOnlySpan<float> samples, ReadOnlySpan<int> draft, CancellationToken cancellationToken = default);

@@ -28,6 +28,12 @@ public sealed class InferenceOptions
     public bool RewriteGraphs { get; set; } = true;
 
     /// <summary>
+    /// Interim updates of a growing segment keep the start of the encoder's work from the previous update and redo it
+    /// for the new audio only (CPU, with the graph rewrites). Finals are decoded from scratch either way. On by default.
+    /// </summary>
+    public bool IncrementalInterims { get; set; } = true;
+
+    /// <summary>
     /// Beams for the decode of a closed segment (finals and offline transcription): 1 is greedy decoding; more runs a
     /// beam search with the beams as the batch of one decoder call per step. Interim results stay greedy.
     /// </summary>

@@ -77,7 +77,7 @@ internal static class BatchedStepRewrite
         ReplaceSelfAttentionMasks(branch);
         var outputs = merged.Output.Where(o => o.Name == "logits" || o.Name.Contains(".decoder.", StringComparison.Ordinal)).ToList();
         var step = new Proto.Graph { Name = "batched_decoder_step" };
-        step.Node.AddRange(LiveNodes(branch.Node, outputs.Select(o => o.Name)));
+        step.Node.AddRange(GraphEdit.LiveNodes(branch.Node, outputs.Select(o => o.Name)));
         step.Output.AddRange(outputs);
 
         var initializers = merged.Initializer.Concat(branch.Initializer).ToDictionary(t => t.Name);
@@ -235,7 +235,7 @@ internal static class BatchedStepRewrite
                 QuantizeRows(context, x, output + "/quantized", output + "/scale", output + "/zero_point");
                 context.Emit("MatMulInteger", [output + "/quantized", node.Input[1], string.Empty, node.Input[3]], output + "/without_zero_point");
                 SubtractZeroPoint(context, output + "/without_zero_point", output + "/zero_point", node.Input[1], node.Input[3], transposed, output + "/int32");
-                context.Emit("Cast", [output + "/int32"], output + "/float", IntAttribute("to", Float));
+                context.Emit("Cast", [output + "/int32"], output + "/float", GraphEdit.IntAttribute("to", Float));
                 context.Emit("Mul", [output + "/scale", node.Input[2]], output + "/output_scale");
                 context.Emit("Mul", [output + "/float", output + "/output_scale"], output);
                 continue;
@@ -259,8 +259,8 @@ internal static class BatchedStepRewrite
     {
         var p = x + "/row_quantization/";
         long[] rowAxes = [1, 2];
-        c.Emit("ReduceMin", [x], p + "min", IntsAttribute("axes", rowAxes), IntAttribute("keepdims", 1));
-        c.Emit("ReduceMax", [x], p + "max", IntsAttribute("axes", rowAxes), IntAttribute("keepdims", 1));
+        c.Emit("ReduceMin", [x], p + "min", GraphEdit.IntsAttribute("axes", rowAxes), GraphEdit.IntAttribute("keepdims", 1));
+        c.Emit("ReduceMax", [x], p + "max", GraphEdit.IntsAttribute("axes", rowAxes), GraphEdit.IntAttribute("keepdims", 1));
         c.Emit("Min", [p + "min", Zero], p + "low");
         c.Emit("Max", [p + "max", Zero], p + "high");
         c.Emit("Sub", [p + "high", p + "low"], p + "range");
@@ -272,12 +272,12 @@ internal static class BatchedStepRewrite
         c.Emit("Neg", [p + "low_scaled"], p + "zero_point_unclamped");
         c.Emit("Clip", [p + "zero_point_unclamped", Zero, QuantizedMaximum], p + "zero_point_clamped");
         c.Emit("Round", [p + "zero_point_clamped"], p + "zero_point");
-        c.Emit("Cast", [p + "zero_point"], zeroPointInt32, IntAttribute("to", Int32));
+        c.Emit("Cast", [p + "zero_point"], zeroPointInt32, GraphEdit.IntAttribute("to", Int32));
         c.Emit("Div", [x, scale], p + "scaled");
         c.Emit("Round", [p + "scaled"], p + "rounded");
         c.Emit("Add", [p + "rounded", p + "zero_point"], p + "shifted");
         c.Emit("Clip", [p + "shifted", Zero, QuantizedMaximum], p + "clamped");
-        c.Emit("Cast", [p + "clamped"], quantized, IntAttribute("to", UInt8));
+        c.Emit("Cast", [p + "clamped"], quantized, GraphEdit.IntAttribute("to", UInt8));
     }
 
     /// <summary>output = product − zeroPoint × Σₖ (W[k, n] − W's zero point), all int32.</summary>
@@ -355,24 +355,6 @@ internal static class BatchedStepRewrite
         return added;
     }
 
-    /// <summary>The nodes that contribute to <paramref name="outputs"/>, in their original order.</summary>
-    private static List<Node> LiveNodes(IEnumerable<Node> nodes, IEnumerable<string> outputs)
-    {
-        var all = nodes.ToList();
-        var needed = new HashSet<string>(outputs);
-        var live = new bool[all.Count];
-        for (var i = all.Count - 1; i >= 0; i--)
-        {
-            if (all[i].Output.Any(needed.Contains))
-            {
-                live[i] = true;
-                needed.UnionWith(all[i].Input);
-            }
-        }
-
-        return all.Where((_, i) => live[i]).ToList();
-    }
-
     /// <summary>A float input of shape [batch_size, 1, 1, <paramref name="length"/>].</summary>
     private static ValueInfo FloatInput(string name, string length) => new()
     {
@@ -395,8 +377,4 @@ internal static class BatchedStepRewrite
             },
         },
     };
-
-    private static Proto.Attribute IntAttribute(string name, long value) => new() { Name = name, I = value, Type = 2 };
-
-    private static Proto.Attribute IntsAttribute(string name, long[] values) => new() { Name = name, Ints = { values }, Type = 7 };
 }

@@ -56,6 +56,18 @@ internal sealed class RewrittenModelFile
     public static RewrittenModelFile PrepareBatchedStep(string path, bool crossKeysTransposed) =>
         Prepare(path, CachedBatchedStepPathFor(path, crossKeysTransposed), bytes => (BatchedStepRewrite.Rewrite(bytes, crossKeysTransposed), 1));
 
+    /// <summary>
+    /// One of the two models that <see cref="EncoderStemSplit"/> makes of the encoder at <paramref name="path"/>
+    /// (<paramref name="part"/> "stem" or "rest"), cached as <c>NAME.asr-sN-PART.onnx</c>; its <see cref="Path"/> is
+    /// the encoder itself when the encoder cannot be split.
+    /// </summary>
+    public static RewrittenModelFile PrepareEncoderPart(string path, string part) =>
+        Prepare(path, System.IO.Path.ChangeExtension(path, $".asr-s{EncoderStemSplit.Version}-{part}.onnx"), bytes =>
+        {
+            var split = part == "stem" ? EncoderStemSplit.Stem(bytes) : EncoderStemSplit.Rest(bytes);
+            return (split, split is null ? 0 : 1);
+        });
+
     private static RewrittenModelFile Prepare(string path, string cached, Func<byte[], (byte[]? Bytes, int Replaced)> rewrite)
     {
         if (File.Exists(cached))
@@ -90,12 +102,12 @@ internal sealed class RewrittenModelFile
         var stem = System.IO.Path.GetFileNameWithoutExtension(path);
         var folder = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!;
         var pattern = new System.Text.RegularExpressions.Regex(
-            $@"^{System.Text.RegularExpressions.Regex.Escape(stem)}\.asr-(?<kind>[rb])(?<version>[0-9]+)(-keys-as-exported)?\.onnx$");
+            $@"^{System.Text.RegularExpressions.Regex.Escape(stem)}\.asr-(?<kind>[rbs])(?<version>[0-9]+)(-keys-as-exported|-stem|-rest)?\.onnx$");
         foreach (var file in Directory.GetFiles(folder, stem + ".asr-*.onnx"))
         {
             var match = pattern.Match(System.IO.Path.GetFileName(file));
             if (match.Success && int.TryParse(match.Groups["version"].ValueSpan, out var version)
-                && version < (match.Groups["kind"].Value == "r" ? Version : BatchedStepRewrite.Version))
+                && version < match.Groups["kind"].Value switch { "r" => Version, "b" => BatchedStepRewrite.Version, _ => EncoderStemSplit.Version })
             {
                 TryDelete(file);
             }
