@@ -1,7 +1,7 @@
 using AsrService.Benchmarks;
 using BenchmarkDotNet.Running;
 
-// `interims [--model tiny] [--utterances 20] [--every 0.5] [--max-seconds 15] [--threads 1]`: the dev-set interim
+// `interims [--model tiny] [--utterances 20] [--every 0.5] [--max-seconds 15] [--threads 1] [--no-incremental]`: the dev-set interim
 // simulation (InterimSimulation). Anything else is BenchmarkDotNet's own command line: --filter '*', --list flat, ...
 if (args is ["interims", ..])
 {

@@ -20,6 +20,13 @@ internal static class RepositoryLayout
     public static string[] Utterances() =>
         Directory.GetFiles(Path.Combine(TestData(), DevSet, "wav"), "*.wav").Select(f => Path.GetFileNameWithoutExtension(f)).Order().ToArray();
 
+    /// <summary>The reference transcripts of the LibriSpeech dev set (trans.txt), by utterance id.</summary>
+    public static IReadOnlyDictionary<string, string> References() =>
+        File.ReadLines(Path.Combine(TestData(), DevSet, "trans.txt"))
+            .Where(line => line.Length > 0)
+            .Select(line => line.Split(' ', 2))
+            .ToDictionary(parts => parts[0], parts => parts[1]);
+
     /// <summary>Reads one utterance of the LibriSpeech dev set as 16 kHz mono samples.</summary>
     public static float[] ReadUtterance(string id)
     {
