@@ -32,3 +32,8 @@ for m in stem whole; do
   dotnet /tmp/is/bin/asr.dll bench --interim --streams 29 --duration 60 $f --json $R/load-t29-$m.json > $R/load-t29-$m.txt 2>&1
   dotnet /tmp/is/bin/asr.dll bench --model base --interim --streams 14 --duration 60 $f --json $R/load-b14-$m.json > $R/load-b14-$m.txt 2>&1
 done
+
+# Section 5, tried and left out: a throwaway build (/tmp/sa/bin) whose OnnxSessionFactory registered one shared CPU
+# arena with the environment and set session.use_env_allocators=1 when ASR_SHARED_ARENA=1.
+for r in 1 2; do for v in 0 1; do ASR_SHARED_ARENA=$v /usr/bin/time -f "v=$v %e s %M KB" dotnet /tmp/sa/bin/asr.dll eval ../shared/data/librispeech-test-other-dev; done; done
+for v in 1 0; do ASR_SHARED_ARENA=$v dotnet /tmp/sa/bin/asr.dll bench --interim --streams 25 --duration 60 > $R/shared-arena/load-t25-$([ $v = 1 ] && echo shared || echo own).txt 2>&1; done
