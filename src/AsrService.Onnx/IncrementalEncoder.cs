@@ -72,7 +72,8 @@ internal sealed class IncrementalEncoder : IDisposable
     private float[] _linear = [];
     private int _linearFrames;
     private int _linearChannels;
-    private long _activationValues;
+    private int _activationFrames;
+    private int _activationChannels;
     private double _sum;
     private double _sumOfSquares;
 
@@ -133,7 +134,7 @@ internal sealed class IncrementalEncoder : IDisposable
 
         ReusedFrames = resume;
         KeepSamples(samples);
-        var count = (double)_activationValues;
+        var count = (double)_activationFrames * _activationChannels;
         var mean = _sum / count;
         _moments[0] = (float)mean;
         _moments[1] = (float)Math.Max(0, (_sumOfSquares / count) - (mean * mean));
@@ -166,7 +167,7 @@ internal sealed class IncrementalEncoder : IDisposable
     {
         _sampleCount = 0;
         _linearFrames = 0;
-        _activationValues = 0;
+        _activationFrames = 0;
         _sum = 0;
         _sumOfSquares = 0;
     }
@@ -180,8 +181,7 @@ internal sealed class IncrementalEncoder : IDisposable
         var shape = activation.GetTensorTypeAndShape().Shape;
         var channels = (int)shape[1];
         var frames = (int)shape[2];
-        var counted = (int)(_activationValues / Math.Max(1, channels));
-        var from = Math.Max(0, counted - firstFrame);
+        var from = Math.Max(0, _activationFrames - firstFrame);
         var values = activation.GetTensorDataAsSpan<float>();
         double sum = 0, sumOfSquares = 0;
         for (var channel = 0; channel < channels; channel++)
@@ -195,7 +195,8 @@ internal sealed class IncrementalEncoder : IDisposable
 
         _sum += sum;
         _sumOfSquares += sumOfSquares;
-        _activationValues = (long)(firstFrame + frames) * channels;
+        _activationFrames = firstFrame + frames;
+        _activationChannels = channels;
     }
 
     /// <summary>Writes the chunk's frames of L from frame <paramref name="firstFrame"/> on, replacing any kept there.</summary>

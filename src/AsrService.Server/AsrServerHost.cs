@@ -56,10 +56,9 @@ public static class AsrServerHost
         builder.Services.AddSingleton(recognizer);
         builder.Services.AddSingleton(voiceActivity);
         builder.Services.AddSingleton(options);
-        // Built (or read from the cache) now, not during the first busy moment.
-        recognizer.PrepareInterimUpdates();
         if (options.FinalsPerDecode > 1)
         {
+            // Built (or read from the cache) now, not during the first busy moment.
             recognizer.PrepareGroupDecoding();
         }
 

@@ -37,3 +37,9 @@ done
 # arena with the environment and set session.use_env_allocators=1 when ASR_SHARED_ARENA=1.
 for r in 1 2; do for v in 0 1; do ASR_SHARED_ARENA=$v /usr/bin/time -f "v=$v %e s %M KB" dotnet /tmp/sa/bin/asr.dll eval ../shared/data/librispeech-test-other-dev; done; done
 for v in 1 0; do ASR_SHARED_ARENA=$v dotnet /tmp/sa/bin/asr.dll bench --interim --streams 25 --duration 60 > $R/shared-arena/load-t25-$([ $v = 1 ] && echo shared || echo own).txt 2>&1; done
+
+# Section 5, loading the split at server start or at the first interim: the time to "Now listening" and the RSS a
+# second later, with and without --no-incremental-interims (tiny, then --model base), before and after the change
+# that defers the load.
+s=$(date +%s.%N); asr serve --port 50999 [--no-incremental-interims] > /tmp/serve.log 2>&1 & P=$!
+until grep -q "Now listening" /tmp/serve.log; do sleep 0.02; done; echo "$(echo "$(date +%s.%N) - $s" | bc) s"; sleep 1; grep VmRSS /proc/$P/status; kill $P

@@ -25,14 +25,6 @@ public interface ISpeechRecognizer : IDisposable
     void PrepareGroupDecoding()
     {
     }
-
-    /// <summary>
-    /// Loads now whatever interim updates (<see cref="IRecognizerSession.Recognize(ReadOnlySpan{float}, ReadOnlySpan{int}, CancellationToken)"/>)
-    /// need beyond finals, so that the first stream asking for interims does not pay for it. Nothing by default.
-    /// </summary>
-    void PrepareInterimUpdates()
-    {
-    }
 }
 
 /// <summary>Decodes speech segments for one stream. Not thread-safe.</summary>

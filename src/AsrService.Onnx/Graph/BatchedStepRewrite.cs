@@ -140,15 +140,7 @@ internal static class BatchedStepRewrite
     /// </summary>
     private static void ReplaceSelfAttentionMasks(Proto.Graph branch)
     {
-        var producers = new Dictionary<string, Node>();
-        foreach (var node in branch.Node)
-        {
-            foreach (var output in node.Output)
-            {
-                producers[output] = node;
-            }
-        }
-
+        var producers = GraphEdit.Producers(branch);
         var replaced = 0;
         foreach (var softmax in branch.Node.Where(n => n.OpType == "Softmax" && n.Name.Contains("/self_attn/", StringComparison.Ordinal)))
         {

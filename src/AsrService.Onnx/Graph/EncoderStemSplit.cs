@@ -139,15 +139,10 @@ internal static class EncoderStemSplit
     private static StemPattern? Find(Proto.Graph graph)
     {
         var initializers = graph.Initializer.ToDictionary(t => t.Name);
-        var producers = new Dictionary<string, Node>();
+        var producers = GraphEdit.Producers(graph);
         var consumers = new Dictionary<string, List<Node>>();
         foreach (var node in graph.Node)
         {
-            foreach (var output in node.Output)
-            {
-                producers[output] = node;
-            }
-
             foreach (var input in node.Input)
             {
                 (consumers.TryGetValue(input, out var list) ? list : consumers[input] = []).Add(node);

@@ -26,6 +26,21 @@ internal static class GraphEdit
         }
     }
 
+    /// <summary>The node that writes each value of <paramref name="graph"/>, by value name.</summary>
+    public static Dictionary<string, Node> Producers(Proto.Graph graph)
+    {
+        var producers = new Dictionary<string, Node>();
+        foreach (var node in graph.Node)
+        {
+            foreach (var output in node.Output)
+            {
+                producers[output] = node;
+            }
+        }
+
+        return producers;
+    }
+
     /// <summary>The nodes that contribute to <paramref name="outputs"/>, in their original order.</summary>
     public static List<Node> LiveNodes(IEnumerable<Node> nodes, IEnumerable<string> outputs)
     {
