@@ -22,10 +22,7 @@ internal static class RepositoryLayout
 
     /// <summary>The reference transcripts of the LibriSpeech dev set (trans.txt), by utterance id.</summary>
     public static IReadOnlyDictionary<string, string> References() =>
-        File.ReadLines(Path.Combine(TestData(), DevSet, "trans.txt"))
-            .Where(line => line.Length > 0)
-            .Select(line => line.Split(' ', 2))
-            .ToDictionary(parts => parts[0], parts => parts[1]);
+        Core.Recognition.WordErrorRate.ReadReferences(Path.Combine(TestData(), DevSet, "trans.txt"));
 
     /// <summary>Reads one utterance of the LibriSpeech dev set as 16 kHz mono samples.</summary>
     public static float[] ReadUtterance(string id)

@@ -20,10 +20,7 @@ internal static class TestData
 
     /// <summary>The references of a folder's trans.txt, by utterance id.</summary>
     public static IReadOnlyDictionary<string, string> References(string folder) =>
-        File.ReadLines(Path.Combine(Folder(folder), "trans.txt"))
-            .Where(line => line.Length > 0)
-            .Select(line => line.Split(' ', 2))
-            .ToDictionary(parts => parts[0], parts => parts[1]);
+        AsrService.Core.Recognition.WordErrorRate.ReadReferences(Path.Combine(Folder(folder), "trans.txt"));
 
     public static IReadOnlyList<string> Wavs(string folder) =>
         Directory.GetFiles(Path.Combine(Folder(folder), "wav"), "*.wav").Order(StringComparer.Ordinal).ToList();

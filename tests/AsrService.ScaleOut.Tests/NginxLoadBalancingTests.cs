@@ -127,10 +127,7 @@ public sealed class NginxLoadBalancingTests(ITestOutputHelper output) : IDisposa
     }
 
     private static Dictionary<string, string> References() =>
-        File.ReadLines(TestEnvironment.Data("en-misc", "trans.txt"))
-            .Select(line => line.Split(' ', 2))
-            .Where(parts => parts.Length == 2)
-            .ToDictionary(parts => parts[0], parts => parts[1], StringComparer.Ordinal);
+        AsrService.Core.Recognition.WordErrorRate.ReadReferences(TestEnvironment.Data("en-misc", "trans.txt"));
 
     private async Task<(AsrReplica A, AsrReplica B)> StartReplicasAsync()
     {

@@ -33,10 +33,7 @@ internal static class EvaluateCommand
             return CliErrors.Usage($"{folder.FullName} has no trans.txt");
         }
 
-        var references = File.ReadLines(transcripts)
-            .Where(line => line.Contains(' ', StringComparison.Ordinal))
-            .Select(line => line.Split(' ', 2))
-            .ToDictionary(parts => parts[0], parts => parts[1]);
+        var references = WordErrorRate.ReadReferences(transcripts);
         var files = Directory.GetFiles(Path.Combine(folder.FullName, "wav"), "*.wav")
             .Where(f => references.ContainsKey(Path.GetFileNameWithoutExtension(f)))
             .Order(StringComparer.Ordinal)

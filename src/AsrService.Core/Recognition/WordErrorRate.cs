@@ -8,6 +8,16 @@ namespace AsrService.Core.Recognition;
 /// </summary>
 public static class WordErrorRate
 {
+    /// <summary>
+    /// The references of a LibriSpeech-style transcript file (trans.txt: one <c>ID TEXT</c> per line), by utterance
+    /// id; lines without a text are skipped.
+    /// </summary>
+    public static Dictionary<string, string> ReadReferences(string path) =>
+        File.ReadLines(path)
+            .Select(line => line.Split(' ', 2))
+            .Where(parts => parts.Length == 2)
+            .ToDictionary(parts => parts[0], parts => parts[1], StringComparer.Ordinal);
+
     public static string Normalize(string text)
     {
         var upper = text.ToUpperInvariant().Replace("MR.", "MISTER ", StringComparison.Ordinal).Replace("MRS.", "MISSUS ", StringComparison.Ordinal);

@@ -40,4 +40,24 @@ public sealed class WordErrorRateTests
     {
         Assert.Equal((4, 4), WordErrorRate.Count("ONE TWO THREE FOUR", string.Empty));
     }
+
+    [Fact]
+    public void ReadReferences_TranscriptFile_TextsByIdAndLinesWithoutTextSkipped()
+    {
+        var path = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllLines(path, ["1688-142285-0000 THERE'S IRON THEY SAY IN ALL OUR BLOOD", "", "lonely-id", "84-121-0001 A"]);
+
+            var references = WordErrorRate.ReadReferences(path);
+
+            Assert.Equal(2, references.Count);
+            Assert.Equal("THERE'S IRON THEY SAY IN ALL OUR BLOOD", references["1688-142285-0000"]);
+            Assert.Equal("A", references["84-121-0001"]);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
 }
