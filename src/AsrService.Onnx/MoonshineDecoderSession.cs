@@ -222,7 +222,7 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
     {
         if (samples.Length >= IncrementalEncoder.MinimumChunk && _model.SplitEncoder is { } split)
         {
-            _incremental ??= new IncrementalEncoder(split, _runOptions);
+            _incremental ??= new IncrementalEncoder(split, _runOptions, _model.Options.InterimEncoderWindowSeconds);
             return _incremental.Encode(samples);
         }
 

@@ -48,6 +48,18 @@ public sealed class CliTests
     }
 
     [Theory]
+    [InlineData("serve")]
+    [InlineData("bench")]
+    public void Streaming_NegativeInterimEncoderWindow_ExitsTwoWithOneLine(string command)
+    {
+        var (code, _, stderr) = Run(command, "--interim-encoder-window", "-1");
+
+        Assert.Equal(2, code);
+        Assert.Contains("interim encoder window", stderr);
+        Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    [Theory]
     [InlineData("--gap-ms", "-5")]
     [InlineData("--streams", "0")]
     [InlineData("--chunk-ms", "0")]

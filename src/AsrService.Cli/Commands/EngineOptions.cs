@@ -59,6 +59,12 @@ internal sealed class EngineOptions
         Description = "Re-encode an open segment whole for every interim update instead of keeping the encoder stem of the previous update: less memory per stream with interims (256 KB per second of open segment on tiny), more CPU.",
     };
 
+    private readonly Option<double> _interimEncoderWindow = new("--interim-encoder-window")
+    {
+        Description = "Seconds at the end of an open segment that an interim update encodes again besides the new audio; earlier frames keep the encoding of an earlier update (an approximation that finals never use). 0 encodes the whole segment at every update.",
+        DefaultValueFactory = _ => new InferenceOptions().InterimEncoderWindowSeconds,
+    };
+
     private readonly Option<int> _beamSize = new("--beam-size")
     {
         Description = "Beams for final results (1 = greedy; more searches several hypotheses in one batched decoder call per token). Interims stay greedy.",
@@ -138,6 +144,7 @@ internal sealed class EngineOptions
         if (streaming)
         {
             command.Options.Add(options._noIncrementalInterims);
+            command.Options.Add(options._interimEncoderWindow);
         }
         else
         {
@@ -163,6 +170,7 @@ internal sealed class EngineOptions
             Provider = parse.GetValue(_provider),
             RewriteGraphs = !parse.GetValue(_noGraphRewrites),
             IncrementalInterims = !parse.GetValue(_noIncrementalInterims),
+            InterimEncoderWindowSeconds = parse.GetValue(_interimEncoderWindow),
             BeamSize = parse.GetValue(_beamSize),
         };
         var vad = new VadOptions

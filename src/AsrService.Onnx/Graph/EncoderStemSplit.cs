@@ -27,7 +27,7 @@ namespace AsrService.Onnx.Graph;
 internal static class EncoderStemSplit
 {
     /// <summary>Bumped whenever either model changes, so that cached files are rebuilt.</summary>
-    public const int Version = 1;
+    public const int Version = 3;
 
     public const string Activation = "stem_activation";
     public const string Linear = "stem_linear";
@@ -35,17 +35,27 @@ internal static class EncoderStemSplit
     public const string SamplesPerActivationFrameKey = "asr.stem.samples_per_activation_frame";
     public const string ActivationFramesPerLinearFrameKey = "asr.stem.activation_frames_per_linear_frame";
 
-    private const int Float = 1;
-    private const int Int64 = 7;
+    private const int Float = GraphEdit.Float;
+    private const int Int64 = GraphEdit.Int64;
+
+    /// <summary>The rest model's L, transposed to [1, channels, frames].</summary>
+    private const string RestLinearByChannel = "rest/by_channel_out";
 
     /// <summary>The stem model (samples → x and L), or null when the encoder does not have the expected stem.</summary>
     public static byte[]? Stem(byte[] encoderBytes) => Split(encoderBytes, BuildStem);
 
-    /// <summary>The rest of the encoder (L and the moments of x → the encoder's output), or null as for <see cref="Stem"/>.</summary>
-    public static byte[]? Rest(byte[] encoderBytes) => Split(encoderBytes, BuildRest);
+    /// <summary>
+    /// The rest of the encoder (L and the moments of x → the encoder's output), or null as for <see cref="Stem"/>.
+    /// Where the layers after the stem have the expected shape, it can also take the encoding of the segment's first
+    /// frames from an earlier call (<see cref="EncoderKeptPrefix"/>; its metadata says whether it does).
+    /// </summary>
+    public static byte[]? Rest(byte[] encoderBytes) => Split(encoderBytes, BuildRest, model => EncoderKeptPrefix.TryAdd(model, RestLinearByChannel));
 
-    /// <summary>Parses the encoder, finds its stem, lets <paramref name="build"/> make one part of it, and drops what that part does not need.</summary>
-    private static byte[]? Split(byte[] encoderBytes, Action<Model, StemPattern> build)
+    /// <summary>
+    /// Parses the encoder, finds its stem, lets <paramref name="build"/> make one part of it, drops what that part
+    /// does not need, and lets <paramref name="finish"/> change what is left.
+    /// </summary>
+    private static byte[]? Split(byte[] encoderBytes, Action<Model, StemPattern> build, Func<Model, bool>? finish = null)
     {
         var model = Model.Parser.ParseFrom(encoderBytes);
         if (Find(model.Graph) is not { } stem)
@@ -55,6 +65,7 @@ internal static class EncoderStemSplit
 
         build(model, stem);
         GraphEdit.KeepOnlyWhatOutputsNeed(model.Graph);
+        finish?.Invoke(model);
         return model.ToByteArray();
     }
 
@@ -62,18 +73,18 @@ internal static class EncoderStemSplit
     {
         var graph = model.Graph;
         var weight = stem.Conv.Input[1];
-        graph.Node.Add(NewNode("Mul", "stem/weight", [weight, stem.Gamma], "stem/weight_out"));
-        var conv = NewNode("Conv", "stem/conv", [stem.Activation, "stem/weight_out"], "stem/linear_by_channel");
+        graph.Node.Add(GraphEdit.NewNode("Mul", "stem/weight", [weight, stem.Gamma], "stem/weight_out"));
+        var conv = GraphEdit.NewNode("Conv", "stem/conv", [stem.Activation, "stem/weight_out"], "stem/linear_by_channel");
         conv.Attribute.Add(stem.Conv.Attribute);
         graph.Node.Add(conv);
-        graph.Node.Add(NewNode(
+        graph.Node.Add(GraphEdit.NewNode(
             "Transpose", "stem/by_frame", ["stem/linear_by_channel"], Linear, GraphEdit.IntsAttribute("perm", 0, 2, 1)));
-        graph.Node.Add(NewNode("Identity", "stem/activation", [stem.Activation], Activation));
+        graph.Node.Add(GraphEdit.NewNode("Identity", "stem/activation", [stem.Activation], Activation));
         graph.Output.Clear();
         graph.Output.Add(FloatValue(Activation));
         graph.Output.Add(FloatValue(Linear));
-        model.MetadataProps.Add(Metadata(SamplesPerActivationFrameKey, stem.FirstStride));
-        model.MetadataProps.Add(Metadata(ActivationFramesPerLinearFrameKey, stem.SecondStride));
+        model.MetadataProps.Add(GraphEdit.Metadata(SamplesPerActivationFrameKey, stem.FirstStride));
+        model.MetadataProps.Add(GraphEdit.Metadata(ActivationFramesPerLinearFrameKey, stem.SecondStride));
     }
 
     private static void BuildRest(Model model, StemPattern stem)
@@ -83,39 +94,39 @@ internal static class EncoderStemSplit
         var bias = stem.Conv.Input.Count > 2 ? stem.Conv.Input[2] : null;
         var at = graph.Node.IndexOf(stem.Conv);
         graph.Node.RemoveAt(at);
-        graph.Initializer.Add(Int64Tensor("rest/frame_axes", 1, 2));
-        graph.Initializer.Add(Int64Tensor("rest/axis1", 1));
-        graph.Initializer.Add(Int64Tensor("rest/at0", 0));
-        graph.Initializer.Add(Int64Tensor("rest/at1", 1));
-        graph.Initializer.Add(Int64Tensor("rest/at2", 2));
+        graph.Initializer.Add(GraphEdit.Int64Tensor("rest/frame_axes", 1, 2));
+        graph.Initializer.Add(GraphEdit.Int64Tensor("rest/axis1", 1));
+        graph.Initializer.Add(GraphEdit.Int64Tensor("rest/at0", 0));
+        graph.Initializer.Add(GraphEdit.Int64Tensor("rest/at1", 1));
+        graph.Initializer.Add(GraphEdit.Int64Tensor("rest/at2", 2));
         graph.Initializer.Add(FloatTensor("rest/epsilon", stem.Epsilon));
         List<Node> nodes =
         [
             // Per-channel constants of the weights (folded by ONNX Runtime at load): G = sum(W * gamma), B = sum(W * beta) + bias.
-            NewNode("Mul", "rest/weight_gamma", [weight, stem.Gamma], "rest/weight_gamma_out"),
-            NewNode("ReduceSum", "rest/g", ["rest/weight_gamma_out", "rest/frame_axes"], "rest/g_out", GraphEdit.IntAttribute("keepdims", 0)),
-            NewNode("Unsqueeze", "rest/g_column", ["rest/g_out", "rest/axis1"], "rest/g_column_out"),
-            NewNode("Mul", "rest/weight_beta", [weight, stem.Beta], "rest/weight_beta_out"),
-            NewNode("ReduceSum", "rest/b", ["rest/weight_beta_out", "rest/frame_axes"], "rest/b_out", GraphEdit.IntAttribute("keepdims", 0)),
+            GraphEdit.NewNode("Mul", "rest/weight_gamma", [weight, stem.Gamma], "rest/weight_gamma_out"),
+            GraphEdit.NewNode("ReduceSum", "rest/g", ["rest/weight_gamma_out", "rest/frame_axes"], "rest/g_out", GraphEdit.IntAttribute("keepdims", 0)),
+            GraphEdit.NewNode("Unsqueeze", "rest/g_column", ["rest/g_out", "rest/axis1"], "rest/g_column_out"),
+            GraphEdit.NewNode("Mul", "rest/weight_beta", [weight, stem.Beta], "rest/weight_beta_out"),
+            GraphEdit.NewNode("ReduceSum", "rest/b", ["rest/weight_beta_out", "rest/frame_axes"], "rest/b_out", GraphEdit.IntAttribute("keepdims", 0)),
             .. bias is null
-                ? [NewNode("Identity", "rest/b_bias", ["rest/b_out"], "rest/b_bias_out")]
-                : new[] { NewNode("Add", "rest/b_bias", ["rest/b_out", bias], "rest/b_bias_out") },
-            NewNode("Unsqueeze", "rest/b_column", ["rest/b_bias_out", "rest/axis1"], "rest/b_column_out"),
+                ? [GraphEdit.NewNode("Identity", "rest/b_bias", ["rest/b_out"], "rest/b_bias_out")]
+                : new[] { GraphEdit.NewNode("Add", "rest/b_bias", ["rest/b_out", bias], "rest/b_bias_out") },
+            GraphEdit.NewNode("Unsqueeze", "rest/b_column", ["rest/b_bias_out", "rest/axis1"], "rest/b_column_out"),
 
             // 1 / deviation and mean / deviation from the moments.
-            NewNode("Slice", "rest/mean", [Moments, "rest/at0", "rest/at1"], "rest/mean_out"),
-            NewNode("Slice", "rest/variance", [Moments, "rest/at1", "rest/at2"], "rest/variance_out"),
-            NewNode("Add", "rest/variance_epsilon", ["rest/variance_out", "rest/epsilon"], "rest/variance_epsilon_out"),
-            NewNode("Sqrt", "rest/deviation", ["rest/variance_epsilon_out"], "rest/deviation_out"),
-            NewNode("Reciprocal", "rest/inverse", ["rest/deviation_out"], "rest/inverse_out"),
-            NewNode("Mul", "rest/mean_scaled", ["rest/mean_out", "rest/inverse_out"], "rest/mean_scaled_out"),
+            GraphEdit.NewNode("Slice", "rest/mean", [Moments, "rest/at0", "rest/at1"], "rest/mean_out"),
+            GraphEdit.NewNode("Slice", "rest/variance", [Moments, "rest/at1", "rest/at2"], "rest/variance_out"),
+            GraphEdit.NewNode("Add", "rest/variance_epsilon", ["rest/variance_out", "rest/epsilon"], "rest/variance_epsilon_out"),
+            GraphEdit.NewNode("Sqrt", "rest/deviation", ["rest/variance_epsilon_out"], "rest/deviation_out"),
+            GraphEdit.NewNode("Reciprocal", "rest/inverse", ["rest/deviation_out"], "rest/inverse_out"),
+            GraphEdit.NewNode("Mul", "rest/mean_scaled", ["rest/mean_out", "rest/inverse_out"], "rest/mean_scaled_out"),
 
             // conv2's output: L / deviation - G * mean / deviation + B.
-            NewNode("Transpose", "rest/by_channel", [Linear], "rest/by_channel_out", GraphEdit.IntsAttribute("perm", 0, 2, 1)),
-            NewNode("Mul", "rest/linear_scaled", ["rest/by_channel_out", "rest/inverse_out"], "rest/linear_scaled_out"),
-            NewNode("Mul", "rest/g_scaled", ["rest/g_column_out", "rest/mean_scaled_out"], "rest/g_scaled_out"),
-            NewNode("Sub", "rest/centred", ["rest/linear_scaled_out", "rest/g_scaled_out"], "rest/centred_out"),
-            NewNode("Add", "rest/conv", ["rest/centred_out", "rest/b_column_out"], stem.Conv.Output[0]),
+            GraphEdit.NewNode("Transpose", "rest/by_channel", [Linear], RestLinearByChannel, GraphEdit.IntsAttribute("perm", 0, 2, 1)),
+            GraphEdit.NewNode("Mul", "rest/linear_scaled", [RestLinearByChannel, "rest/inverse_out"], "rest/linear_scaled_out"),
+            GraphEdit.NewNode("Mul", "rest/g_scaled", ["rest/g_column_out", "rest/mean_scaled_out"], "rest/g_scaled_out"),
+            GraphEdit.NewNode("Sub", "rest/centred", ["rest/linear_scaled_out", "rest/g_scaled_out"], "rest/centred_out"),
+            GraphEdit.NewNode("Add", "rest/conv", ["rest/centred_out", "rest/b_column_out"], stem.Conv.Output[0]),
         ];
         for (var i = nodes.Count - 1; i >= 0; i--)
         {
@@ -126,9 +137,6 @@ internal static class EncoderStemSplit
         graph.Input.Add(FloatValue(Linear));
         graph.Input.Add(FloatValue(Moments));
     }
-
-    private static StringStringEntry Metadata(string key, long value) =>
-        new() { Key = key, Value = value.ToString(System.Globalization.CultureInfo.InvariantCulture) };
 
     private sealed record StemPattern(string Activation, string Gamma, string Beta, Node Conv, float Epsilon, long FirstStride, long SecondStride);
 
@@ -171,7 +179,7 @@ internal static class EncoderStemSplit
         if (conv is null || conv.Input[0] != shift!.Output[0] || !IsPlain(conv)
             || OtherInput(scale!, ungrouping!.Output[0]) is not { } gamma || !IsPerChannel(initializers, gamma)
             || OtherInput(shift, scale!.Output[0]) is not { } beta || !IsPerChannel(initializers, beta)
-            || Stride(firstConv) is not { } firstStride || Stride(conv) is not { } secondStride)
+            || GraphEdit.Stride(firstConv) is not { } firstStride || GraphEdit.Stride(conv) is not { } secondStride)
         {
             return null;
         }
@@ -198,35 +206,20 @@ internal static class EncoderStemSplit
         initializers.TryGetValue(name, out var tensor) && tensor.DataType == Float
         && tensor.Dims.Count is 2 or 3 && tensor.Dims[^1] == 1 && tensor.Dims.Take(tensor.Dims.Count - 2).All(d => d == 1);
 
-    private static long? Stride(Node conv) =>
-        conv.Attribute.FirstOrDefault(a => a.Name == "strides") is { Ints: [var stride] } ? stride : null;
-
     private static string? OtherInput(Node node, string known) =>
         node.Input.Count == 2 && node.Input.Contains(known) ? node.Input.First(i => i != known) : null;
 
     /// <summary>A Reshape target of [batch, 1, -1]: every channel and frame in one group.</summary>
     private static bool IsOneGroup(Dictionary<string, Tensor> initializers, string shapeName) =>
         initializers.TryGetValue(shapeName, out var shape) && shape.DataType == Int64
-        && (shape.RawData.Length > 0 ? MemoryMarshal.Cast<byte, long>(shape.RawData.Span).ToArray() : [.. shape.Int64Data]) is [_, 1, -1];
+        && GraphEdit.Int64Values(initializers, shapeName) is [_, 1, -1];
 
     private static float[]? FloatValues(Dictionary<string, Tensor> initializers, string name) =>
         initializers.TryGetValue(name, out var tensor) && tensor.DataType == Float
             ? tensor.RawData.Length > 0 ? MemoryMarshal.Cast<byte, float>(tensor.RawData.Span).ToArray() : [.. tensor.FloatData]
             : null;
 
-    private static Node NewNode(string opType, string name, string[] inputs, string output, params Proto.Attribute[] attributes)
-    {
-        var node = new Node { OpType = opType, Name = name };
-        node.Input.Add(inputs);
-        node.Output.Add(output);
-        node.Attribute.Add(attributes);
-        return node;
-    }
-
-    private static ValueInfo FloatValue(string name) => new() { Name = name, Type = new TypeInfo { TensorType = new TensorType { ElemType = Float } } };
-
-    private static Tensor Int64Tensor(string name, params long[] values) =>
-        new() { Name = name, DataType = Int64, Dims = { values.Length }, RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(values.AsSpan())) };
+    private static ValueInfo FloatValue(string name) => GraphEdit.TensorValue(name, Float);
 
     private static Tensor FloatTensor(string name, float value) =>
         new() { Name = name, DataType = Float, RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(new[] { value }.AsSpan())) };

@@ -1,4 +1,7 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
 using AsrService.Onnx.Graph.Proto;
+using Google.Protobuf;
 
 namespace AsrService.Onnx.Graph;
 
@@ -80,6 +83,42 @@ internal static class GraphEdit
         graph.ValueInfo.Clear();
         graph.ValueInfo.Add(infos);
     }
+
+    /// <summary>ONNX's element type codes used by the rewrites.</summary>
+    public const int Float = 1;
+    public const int Int64 = 7;
+    public const int Float16 = 10;
+
+    public static Node NewNode(string opType, string name, string[] inputs, string output, params Proto.Attribute[] attributes)
+    {
+        var node = new Node { OpType = opType, Name = name };
+        node.Input.Add(inputs);
+        node.Output.Add(output);
+        node.Attribute.Add(attributes);
+        return node;
+    }
+
+    /// <summary>A graph input or output of a tensor of <paramref name="elementType"/>, shape unstated.</summary>
+    public static ValueInfo TensorValue(string name, int elementType) =>
+        new() { Name = name, Type = new TypeInfo { TensorType = new TensorType { ElemType = elementType } } };
+
+    /// <summary>A 1-D int64 initializer.</summary>
+    public static Tensor Int64Tensor(string name, params long[] values) =>
+        new() { Name = name, DataType = Int64, Dims = { values.Length }, RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(values.AsSpan())) };
+
+    /// <summary>The values of an int64 initializer, or null when <paramref name="name"/> is not one.</summary>
+    public static long[]? Int64Values(Dictionary<string, Tensor> initializers, string name) =>
+        initializers.TryGetValue(name, out var tensor) && tensor.DataType == Int64
+            ? tensor.RawData.Length > 0 ? MemoryMarshal.Cast<byte, long>(tensor.RawData.Span).ToArray() : [.. tensor.Int64Data]
+            : null;
+
+    /// <summary>The stride of a one-dimensional convolution, or null when it has none or several.</summary>
+    public static long? Stride(Node conv) =>
+        conv.Attribute.FirstOrDefault(a => a.Name == "strides") is { Ints: [var stride] } ? stride : null;
+
+    /// <summary>A model metadata entry holding a number.</summary>
+    public static StringStringEntry Metadata(string key, long value) =>
+        new() { Key = key, Value = value.ToString(CultureInfo.InvariantCulture) };
 
     /// <summary>An INT attribute.</summary>
     public static Proto.Attribute IntAttribute(string name, long value) => new() { Name = name, I = value, Type = 2 };
