@@ -43,13 +43,15 @@ internal static class InterimSimulation
         var maxSeconds = Number(args, "--max-seconds", 15);
         var threads = (int)Number(args, "--threads", 1);
         var incremental = !args.Contains("--no-incremental");
+        var window = Number(args, "--encoder-window", new InferenceOptions().InterimEncoderWindowSeconds);
         if (utterances < 1 || every <= 0 || maxSeconds < 1 || threads < 1)
         {
             throw new ArgumentException("--utterances and --threads must be 1 or more, --every above 0, --max-seconds 1 or more");
         }
 
-        using var recognizer = OnnxSpeechModels.LoadRecognizer(
-            model, new InferenceOptions { IntraOpThreads = threads, IncrementalInterims = incremental }, new ModelCache());
+        var options = new InferenceOptions { IntraOpThreads = threads, IncrementalInterims = incremental, InterimEncoderWindowSeconds = window };
+        options.Validate();
+        using var recognizer = OnnxSpeechModels.LoadRecognizer(model, options, new ModelCache());
 
         // The updates run on a session of their own, as a stream's interims do: a decode from scratch lets go of the
         // encoder stem that an update keeps for the next one.
@@ -106,7 +108,7 @@ internal static class InterimSimulation
             finals.Add((references[id], reference.Recognize(samples).Text));
         }
 
-        Console.WriteLine($"model {model}, {threads} intra-op thread(s), encoder stem carried over between updates: {(incremental && recognizer.SplitEncoder is not null ? "yes" : "no")}, {ids.Length} utterances of librispeech-test-other-dev, prefixes every {every} s from 1 s to {maxSeconds} s: {updates} updates");
+        Console.WriteLine($"model {model}, {threads} intra-op thread(s), encoder stem carried over between updates: {(incremental && recognizer.SplitEncoder is not null ? "yes" : "no")}, encoder window: {(incremental && window > 0 ? $"{window} s" : "whole segment")}, {ids.Length} utterances of librispeech-test-other-dev, prefixes every {every} s from 1 s to {maxSeconds} s: {updates} updates");
         Console.WriteLine();
         Console.WriteLine("| decode | total s | per update ms | share of from scratch |");
         Console.WriteLine("|---|---:|---:|---:|");
