@@ -292,6 +292,13 @@ internal sealed class IncrementalEncoder : IDisposable
             }
 
             _kept?.Dispose();
+            _kept = null;
+            if (encoded[0].GetTensorTypeAndShape().Shape[1] <= _windowFrames)
+            {
+                // Not longer than the window: the next update encodes every frame again, so nothing is worth keeping.
+                return encoded;
+            }
+
             _kept = encoded;
             return new Borrowed(encoded[0]);
         }

@@ -192,6 +192,11 @@ public sealed class IncrementalEncoderTests(ModelFixture models, ITestOutputHelp
         var samples = TestData.Read(TestData.Wavs("librispeech-test-other-dev")[0]).AsSpan(0, 10 * SampleRate);
         var hidden = split.Heads * split.HeadSize;
 
+        // A segment no longer than the window keeps no encoding: the next update would encode every frame anyway.
+        windowed.Encode(samples[..(3 * SampleRate / 2)]).Dispose();
+        whole.Encode(samples[..(3 * SampleRate / 2)]).Dispose(); // the same stem chunks, so that L is bit-identical
+        Assert.Equal(0, windowed.KeptEncodingBytes);
+
         // The first update has nothing kept: it computes every frame, exactly as the encoder without a window does.
         float[] previous;
         using (var first = windowed.Encode(samples[..(7 * SampleRate)]))
