@@ -47,3 +47,7 @@ for w in 3 0; do
   $A bench --model base --interim --streams 14 --duration 60 --interim-encoder-window $w --json $R/load-b14-w$w.json > $R/load-b14-w$w.txt 2>&1
   $A bench --interim --streams 25 --duration 60 --live-memory --interim-encoder-window $w --json $R/live-t25-w$w.json > $R/live-t25-w$w.txt 2>&1
 done
+
+# Last, capacity with interims, with the build of dbe36d3 (/tmp/cli4).
+dotnet /tmp/cli4/asr.dll bench --interim --find-capacity --duration 60 --json $R/capacity-tiny-interims.json > $R/capacity-tiny-interims.txt 2>&1
+dotnet /tmp/cli4/asr.dll bench --model base --interim --find-capacity --duration 60 --json $R/capacity-base-interims.json > $R/capacity-base-interims.txt 2>&1
