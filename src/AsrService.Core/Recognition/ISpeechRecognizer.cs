@@ -41,8 +41,8 @@ public interface IRecognizerSession : IDisposable
     /// result is the greedy decode of <paramref name="samples"/>; the draft only saves the decoder the steps on which
     /// the model still agrees with it. This is the interim update: an implementation may also carry encoder work over
     /// from its previous call when <paramref name="samples"/> continue that call's segment, which gives an encoder
-    /// output equal to the one from scratch up to rounding (and so, now and then, another token). Finals use the
-    /// overload without a draft. Cancelling <paramref name="cancellationToken"/> stops the decode promptly, also
+    /// output close to, not equal to, the one from scratch (see <see cref="InferenceOptions.InterimEncoderWindowSeconds"/>),
+    /// and so now and then other tokens. Finals use the overload without a draft. Cancelling <paramref name="cancellationToken"/> stops the decode promptly, also
     /// inside a model run, with <see cref="OperationCanceledException"/> (a preempted interim does not hold its core).
     /// </summary>
     RecognitionResult Recognize(ReadOnlySpan<float> samples, ReadOnlySpan<int> draft, CancellationToken cancellationToken = default);

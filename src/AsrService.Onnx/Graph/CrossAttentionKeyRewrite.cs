@@ -84,8 +84,8 @@ internal static class CrossAttentionKeyRewrite
         }
 
         // Both branches were exported from one module, so the same scale has the same name in each.
-        var firstFactor = OtherInput(firstScale, attentionTranspose!.Output[0]);
-        var cachedFactor = OtherInput(cachedScale, cachedTranspose.Output[0]);
+        var firstFactor = GraphEdit.OtherInput(firstScale, attentionTranspose!.Output[0]);
+        var cachedFactor = GraphEdit.OtherInput(cachedScale, cachedTranspose.Output[0]);
         return firstFactor is not null && firstFactor == cachedFactor
             ? new LayerEdit(layer, outputTranspose, firstScale, cachedTranspose, cachedScale)
             : null;
@@ -132,9 +132,6 @@ internal static class CrossAttentionKeyRewrite
         var readers = graph.Node.Where(n => n.Input.Contains(name)).Take(2).ToList();
         return readers.Count == 1 ? readers[0] : null;
     }
-
-    private static string? OtherInput(Node node, string input) =>
-        node.Input.Count == 2 ? node.Input[0] == input ? node.Input[1] : node.Input[1] == input ? node.Input[0] : null : null;
 
     private static void RemoveValueInfo(Proto.Graph graph, params string[] names)
     {

@@ -130,7 +130,7 @@ internal static class EncoderKeptPrefix
         var producers = GraphEdit.Producers(graph);
         var convs = graph.Node.Where(n => n.OpType == "Conv").ToList();
         var ranges = graph.Node.Where(n => n.OpType == "Range").ToList();
-        if (convs.Count != 1 || !IsUnpadded(convs[0]) || GraphEdit.Stride(convs[0]) is not { } stride
+        if (convs.Count != 1 || !GraphEdit.IsUnpadded(convs[0]) || GraphEdit.Stride(convs[0]) is not { } stride
             || ranges.Count != 1 || GraphEdit.Int64Values(initializers, ranges[0].Input[0]) is not [0]
             || GraphEdit.Int64Values(initializers, ranges[0].Input[2]) is not [1]
             || graph.Output.Count != 1 || !producers.TryGetValue(graph.Output[0].Name, out var outputProducer)
@@ -278,13 +278,4 @@ internal static class EncoderKeptPrefix
     }
 
     private static void InsertBefore(Proto.Graph graph, Node reader, Node node) => graph.Node.Insert(graph.Node.IndexOf(reader), node);
-
-    private static bool IsUnpadded(Node conv) =>
-        conv.Attribute.All(a => a.Name switch
-        {
-            "pads" => a.Ints.All(p => p == 0),
-            "auto_pad" => false,
-            "dilations" => a.Ints.All(d => d == 1),
-            _ => true,
-        });
 }

@@ -177,8 +177,8 @@ internal static class EncoderStemSplit
         var shift = scale is null ? null : Only(scale.Output[0], "Add");
         var conv = shift is null ? null : Only(shift.Output[0], "Conv");
         if (conv is null || conv.Input[0] != shift!.Output[0] || !IsPlain(conv)
-            || OtherInput(scale!, ungrouping!.Output[0]) is not { } gamma || !IsPerChannel(initializers, gamma)
-            || OtherInput(shift, scale!.Output[0]) is not { } beta || !IsPerChannel(initializers, beta)
+            || GraphEdit.OtherInput(scale!, ungrouping!.Output[0]) is not { } gamma || !IsPerChannel(initializers, gamma)
+            || GraphEdit.OtherInput(shift, scale!.Output[0]) is not { } beta || !IsPerChannel(initializers, beta)
             || GraphEdit.Stride(firstConv) is not { } firstStride || GraphEdit.Stride(conv) is not { } secondStride)
         {
             return null;
@@ -189,14 +189,9 @@ internal static class EncoderStemSplit
     }
 
     private static bool IsPlain(Node conv) =>
-        conv.Attribute.All(a => a.Name switch
-        {
-            "group" => a.I == 1,
-            "pads" => a.Ints.All(p => p == 0),
-            "dilations" => a.Ints.All(d => d == 1),
-            "auto_pad" => true,
-            _ => true,
-        }) && conv.Attribute.Any(a => a.Name == "kernel_shape" && a.Ints.Count == 1);
+        GraphEdit.IsUnpadded(conv)
+        && conv.Attribute.All(a => a.Name != "group" || a.I == 1)
+        && conv.Attribute.Any(a => a.Name == "kernel_shape" && a.Ints.Count == 1);
 
     /// <summary>
     /// A float initializer of shape [channels, 1] or [1, channels, 1]: one value per channel of a [batch, channels,
@@ -205,9 +200,6 @@ internal static class EncoderStemSplit
     private static bool IsPerChannel(Dictionary<string, Tensor> initializers, string name) =>
         initializers.TryGetValue(name, out var tensor) && tensor.DataType == Float
         && tensor.Dims.Count is 2 or 3 && tensor.Dims[^1] == 1 && tensor.Dims.Take(tensor.Dims.Count - 2).All(d => d == 1);
-
-    private static string? OtherInput(Node node, string known) =>
-        node.Input.Count == 2 && node.Input.Contains(known) ? node.Input.First(i => i != known) : null;
 
     /// <summary>A Reshape target of [batch, 1, -1]: every channel and frame in one group.</summary>
     private static bool IsOneGroup(Dictionary<string, Tensor> initializers, string shapeName) =>

@@ -112,6 +112,24 @@ internal static class GraphEdit
             ? tensor.RawData.Length > 0 ? MemoryMarshal.Cast<byte, long>(tensor.RawData.Span).ToArray() : [.. tensor.Int64Data]
             : null;
 
+    /// <summary>The input of a two-input node other than <paramref name="input"/>, or null when it is not one of them.</summary>
+    public static string? OtherInput(Node node, string input) =>
+        node.Input.Count == 2 ? node.Input[0] == input ? node.Input[1] : node.Input[1] == input ? node.Input[0] : null : null;
+
+    /// <summary>
+    /// Whether a convolution pads nothing and dilates nothing, so that each output frame reads only its own window of
+    /// input frames. An <c>auto_pad</c> attribute of any value counts as padding (our schema subset does not read its
+    /// string, and the Moonshine exports carry none).
+    /// </summary>
+    public static bool IsUnpadded(Node conv) =>
+        conv.Attribute.All(a => a.Name switch
+        {
+            "pads" => a.Ints.All(p => p == 0),
+            "auto_pad" => false,
+            "dilations" => a.Ints.All(d => d == 1),
+            _ => true,
+        });
+
     /// <summary>The stride of a one-dimensional convolution, or null when it has none or several.</summary>
     public static long? Stride(Node conv) =>
         conv.Attribute.FirstOrDefault(a => a.Name == "strides") is { Ints: [var stride] } ? stride : null;
