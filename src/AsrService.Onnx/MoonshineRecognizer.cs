@@ -16,19 +16,29 @@ public sealed class MoonshineRecognizer : ISpeechRecognizer
     private readonly Lazy<InferenceSession> _batchedStep;
     private readonly Lazy<SplitEncoderModels?> _splitEncoder;
 
+    /// <param name="log">Told of what the recognizer works around: a damaged rewritten copy rebuilt, interim updates
+    /// that cannot use the split encoder.</param>
     public MoonshineRecognizer(
         string modelName, string encoderPath, string decoderPath, TokenDecoder tokens, InferenceOptions options,
-        ExecutionProviderKind provider = ExecutionProviderKind.Cpu, ModelCache? cache = null)
+        ExecutionProviderKind provider = ExecutionProviderKind.Cpu, ModelCache? cache = null, Action<string>? log = null)
+        : this(modelName, encoderPath, decoderPath, tokens, options, provider, cache, log, createSplitEncoder: null)
+    {
+    }
+
+    /// <param name="createSplitEncoder">Builds the split encoder instead of <see cref="OnnxSessionFactory.CreateSplitEncoder"/> (for tests).</param>
+    internal MoonshineRecognizer(
+        string modelName, string encoderPath, string decoderPath, TokenDecoder tokens, InferenceOptions options,
+        ExecutionProviderKind provider, ModelCache? cache, Action<string>? log, Func<SplitEncoderModels?>? createSplitEncoder)
     {
         options.Validate();
         ModelName = modelName;
         Options = options;
         Tokens = tokens;
         Provider = provider;
-        _encoder = OnnxSessionFactory.Create(encoderPath, options, provider: provider, cache: cache);
+        _encoder = OnnxSessionFactory.Create(encoderPath, options, provider: provider, cache: cache, log: log);
         try
         {
-            _decoder = OnnxSessionFactory.Create(decoderPath, options, provider: provider, cache: cache);
+            _decoder = OnnxSessionFactory.Create(decoderPath, options, provider: provider, cache: cache, log: log);
             Layout = MoonshineLayout.From(_decoder);
         }
         catch
@@ -38,14 +48,15 @@ public sealed class MoonshineRecognizer : ISpeechRecognizer
             throw;
         }
 
+        createSplitEncoder ??= () => OnnxSessionFactory.CreateSplitEncoder(encoderPath, options, cache, log);
         _splitEncoder = new Lazy<SplitEncoderModels?>(
             () => provider == ExecutionProviderKind.Cpu && options.RewriteGraphs && options.IncrementalInterims
-                ? OnnxSessionFactory.CreateSplitEncoder(encoderPath, options, cache)
+                ? CreateSplitEncoderOrNone(createSplitEncoder, log)
                 : null,
             LazyThreadSafetyMode.ExecutionAndPublication);
         var crossKeysTransposed = Layout.CrossKeysTransposed;
         _batchedStep = new Lazy<InferenceSession>(
-            () => OnnxSessionFactory.CreateBatchedStep(decoderPath, crossKeysTransposed, options, provider, cache), LazyThreadSafetyMode.ExecutionAndPublication);
+            () => OnnxSessionFactory.CreateBatchedStep(decoderPath, crossKeysTransposed, options, provider, cache, log), LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
     public string ModelName { get; }
@@ -85,9 +96,28 @@ public sealed class MoonshineRecognizer : ISpeechRecognizer
     /// The encoder split for interim updates that reuse the previous update's stem (<see cref="IncrementalEncoder"/>),
     /// built and loaded by the first interim update (about 70 ms for tiny, 130 ms for base, so that a server whose
     /// clients never ask for interims does not hold its 40-90 MB); null on CUDA, without the graph rewrites, with incremental interims turned off,
-    /// or for an encoder without the expected stem.
+    /// for an encoder without the expected stem, or when it cannot be prepared (see <see cref="CreateSplitEncoderOrNone"/>).
     /// </summary>
     internal SplitEncoderModels? SplitEncoder => _splitEncoder.Value;
+
+    /// <summary>
+    /// The split encoder, or none when it cannot be built or loaded (a model of another shape than the rewrite
+    /// expects, a folder without room for it, a file ONNX Runtime rejects). Interim updates then encode each segment
+    /// whole with the exported encoder, as with incremental interims turned off: slower, but the streams go on.
+    /// Built once: a failure is not retried at every update.
+    /// </summary>
+    private static SplitEncoderModels? CreateSplitEncoderOrNone(Func<SplitEncoderModels?> create, Action<string>? log)
+    {
+        try
+        {
+            return create();
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            log?.Invoke($"interim updates will encode each segment whole: the split encoder could not be prepared ({e.Message})");
+            return null;
+        }
+    }
 
     /// <summary>The batched-step model for group decoding (<see cref="MoonshineGroupDecoder"/>), built and loaded on first use.</summary>
     internal InferenceSession BatchedStep => _batchedStep.Value;

@@ -34,23 +34,26 @@ internal static class OnnxSessionFactory
         return ExecutionProviderKind.Cpu;
     }
 
-    public static InferenceSession Create(string path, InferenceOptions options, int? intraOpThreads = null, ExecutionProviderKind provider = ExecutionProviderKind.Cpu, ModelCache? cache = null) =>
+    public static InferenceSession Create(
+        string path, InferenceOptions options, int? intraOpThreads = null, ExecutionProviderKind provider = ExecutionProviderKind.Cpu,
+        ModelCache? cache = null, Action<string>? log = null) =>
         Create(path, options, intraOpThreads, provider, cache,
-            provider == ExecutionProviderKind.Cpu && options.RewriteGraphs ? RewrittenModelFile.Prepare : null);
+            provider == ExecutionProviderKind.Cpu && options.RewriteGraphs ? RewrittenModelFile.Prepare : null, log);
 
     /// <summary>
     /// A session on the batched-step model built from the merged decoder at <paramref name="path"/>
     /// (<see cref="BatchedStepRewrite"/>), taking its cross-attention keys in the layout that the solo decoder
     /// session returns them in (<paramref name="crossKeysTransposed"/>, see <see cref="MoonshineLayout.CrossKeysTransposed"/>).
     /// </summary>
-    public static InferenceSession CreateBatchedStep(string path, bool crossKeysTransposed, InferenceOptions options, ExecutionProviderKind provider, ModelCache? cache) =>
-        Create(path, options, null, provider, cache, model => RewrittenModelFile.PrepareBatchedStep(model, crossKeysTransposed));
+    public static InferenceSession CreateBatchedStep(
+        string path, bool crossKeysTransposed, InferenceOptions options, ExecutionProviderKind provider, ModelCache? cache, Action<string>? log) =>
+        Create(path, options, null, provider, cache, model => RewrittenModelFile.PrepareBatchedStep(model, crossKeysTransposed), log);
 
     /// <summary>
     /// The encoder at <paramref name="encoderPath"/> split for incremental interim updates (<see cref="EncoderStemSplit"/>),
     /// or null when it does not have the stem that the split needs.
     /// </summary>
-    public static SplitEncoderModels? CreateSplitEncoder(string encoderPath, InferenceOptions options, ModelCache? cache)
+    public static SplitEncoderModels? CreateSplitEncoder(string encoderPath, InferenceOptions options, ModelCache? cache, Action<string>? log)
     {
         var stem = RewrittenModelFile.PrepareEncoderPart(encoderPath, "stem");
         if (stem.Bytes is null && stem.Path == encoderPath)
@@ -58,10 +61,17 @@ internal static class OnnxSessionFactory
             return null;
         }
 
-        var stemSession = Create(encoderPath, options, null, ExecutionProviderKind.Cpu, cache, _ => stem);
+        // The stem file prepared above is loaded first; a second call (after a damaged cached copy) prepares it again.
+        RewrittenModelFile? prepared = stem;
+        var stemSession = Create(encoderPath, options, null, ExecutionProviderKind.Cpu, cache, path =>
+        {
+            var file = prepared ?? RewrittenModelFile.PrepareEncoderPart(path, "stem");
+            prepared = null;
+            return file;
+        }, log);
         try
         {
-            var restSession = Create(encoderPath, options, null, ExecutionProviderKind.Cpu, cache, path => RewrittenModelFile.PrepareEncoderPart(path, "rest"));
+            var restSession = Create(encoderPath, options, null, ExecutionProviderKind.Cpu, cache, path => RewrittenModelFile.PrepareEncoderPart(path, "rest"), log);
             return new SplitEncoderModels(stemSession, restSession);
         }
         catch
@@ -81,9 +91,15 @@ internal static class OnnxSessionFactory
     internal static IReadOnlyList<(string Key, string Value)> ThreadingEntries(int intraOpThreads) =>
         intraOpThreads > 1 ? [("session.intra_op.allow_spinning", "0")] : [];
 
-    /// <param name="rewrite">Prepares the file (or bytes) to load instead of <paramref name="path"/>; null loads it as it is.</param>
+    /// <param name="rewrite">
+    /// Prepares the file (or bytes) to load instead of <paramref name="path"/>; null loads it as it is. It is called
+    /// a second time if the rewritten copy it found in the cache does not load (a damaged file): that copy is deleted
+    /// first, so the second call rebuilds it from the original, which the model cache has verified.
+    /// </param>
+    /// <param name="log">Told when a damaged rewritten copy is rebuilt.</param>
     private static InferenceSession Create(
-        string path, InferenceOptions options, int? intraOpThreads, ExecutionProviderKind provider, ModelCache? cache, Func<string, RewrittenModelFile>? rewrite)
+        string path, InferenceOptions options, int? intraOpThreads, ExecutionProviderKind provider, ModelCache? cache,
+        Func<string, RewrittenModelFile>? rewrite, Action<string>? log)
     {
         if (!File.Exists(path))
         {
@@ -118,13 +134,22 @@ internal static class OnnxSessionFactory
 
         try
         {
-            if (rewrite is not null)
+            if (rewrite is null)
             {
-                var rewritten = rewrite(path);
-                return rewritten.Bytes is { } bytes ? new InferenceSession(bytes, sessionOptions) : new InferenceSession(rewritten.Path, sessionOptions);
+                return new InferenceSession(path, sessionOptions);
             }
 
-            return new InferenceSession(path, sessionOptions);
+            var rewritten = rewrite(path);
+            try
+            {
+                return Load(rewritten, sessionOptions);
+            }
+            catch (OnnxRuntimeException e) when (rewritten.FromCache)
+            {
+                log?.Invoke($"the rewritten copy {rewritten.Path} could not be loaded ({FirstLine(e.Message)}); rebuilding it from {path}");
+                RewrittenModelFile.Discard(rewritten.Path);
+                return Load(rewrite(path), sessionOptions);
+            }
         }
         catch (OnnxRuntimeException e)
         {
@@ -135,4 +160,9 @@ internal static class OnnxSessionFactory
             throw new ModelLoadException($"{path} is not a valid ONNX model: {e.Message}", e);
         }
     }
+
+    private static InferenceSession Load(RewrittenModelFile rewritten, SessionOptions sessionOptions) =>
+        rewritten.Bytes is { } bytes ? new InferenceSession(bytes, sessionOptions) : new InferenceSession(rewritten.Path, sessionOptions);
+
+    private static string FirstLine(string message) => message.Split('\n', 2)[0].Trim();
 }

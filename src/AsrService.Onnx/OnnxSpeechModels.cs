@@ -43,7 +43,7 @@ public static class OnnxSpeechModels
         }
 
         var tokens = TokenDecoder.FromLlamaTokenizerJs(cache.Ensure(cache.Manifest.Get("tokenizer").Files["vocabulary"], cancellationToken));
-        return new MoonshineRecognizer(name, encoder, decoder, tokens, options, provider, cache);
+        return new MoonshineRecognizer(name, encoder, decoder, tokens, options, provider, cache, log);
     }
 
     /// <summary>

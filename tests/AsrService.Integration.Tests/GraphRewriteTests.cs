@@ -195,6 +195,49 @@ public sealed class GraphRewriteTests(ModelFixture models, ITestOutputHelper out
         }
     }
 
+    [DataFact]
+    public void DamagedRewrittenCopies_AreRebuiltFromTheOriginal_AndTheModelTranscribesAsBefore()
+    {
+        var files = models.Cache.Ensure(models.Cache.Manifest.Get("tiny"));
+        var folder = Directory.CreateTempSubdirectory("asr-damaged-");
+        try
+        {
+            // The originals, and the rewritten copies an earlier load cached beside them, with two of those damaged
+            // as a disk or an interrupted copy would leave them: one cut short, one overwritten.
+            var encoder = Path.Combine(folder.FullName, "encoder_model.onnx");
+            var decoder = Path.Combine(folder.FullName, "decoder_model_merged.onnx");
+            File.Copy(files["encoder"], encoder);
+            File.Copy(files["decoder"], decoder);
+            var decoderCopy = RewrittenModelFile.CachedPathFor(decoder);
+            var restCopy = Path.ChangeExtension(encoder, $".asr-s{EncoderStemSplit.Version}-rest.onnx");
+            var goodDecoderCopy = File.ReadAllBytes(RewrittenModelFile.Prepare(files["decoder"]).Path);
+            var goodRestCopy = File.ReadAllBytes(RewrittenModelFile.PrepareEncoderPart(files["encoder"], "rest").Path);
+            File.WriteAllBytes(decoderCopy, goodDecoderCopy[..(goodDecoderCopy.Length / 2)]);
+            File.WriteAllBytes(restCopy, [.. Enumerable.Repeat((byte)0x5a, 4096)]);
+
+            var log = new List<string>();
+            using var recognizer = OnnxSpeechModels.LoadRecognizer(folder.FullName, new InferenceOptions(), models.Cache, log: log.Add);
+            using var session = (MoonshineDecoderSession)recognizer.CreateSession();
+            using var reference = models.Tiny.CreateSession();
+            var samples = TestData.Read(TestData.Wavs("librispeech-test-other-dev")[0]);
+            var update = session.Recognize(samples.AsSpan(0, samples.Length / 2), []);
+
+            Assert.Equal(reference.Recognize(samples).Text, session.Recognize(samples).Text);
+            Assert.NotNull(session.IncrementalEncoder);
+            Assert.NotEmpty(update.Text);
+            Assert.Collection(
+                log,
+                line => Assert.Contains($"{decoderCopy} could not be loaded", line),
+                line => Assert.Contains($"{restCopy} could not be loaded", line));
+            Assert.Equal(goodDecoderCopy, File.ReadAllBytes(decoderCopy));
+            Assert.Equal(goodRestCopy, File.ReadAllBytes(restCopy));
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
     private static int CountMatMulsOfDequantized(OnnxGraph graph)
     {
         var count = 0;

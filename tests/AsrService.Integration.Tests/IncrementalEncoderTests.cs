@@ -329,6 +329,38 @@ public sealed class IncrementalEncoderTests(ModelFixture models, ITestOutputHelp
         Assert.Null(session.IncrementalEncoder);
     }
 
+    [DataFact]
+    public void SplitEncoderThatCannotBePrepared_InterimsEncodeWhole_AndItIsTriedOnce()
+    {
+        var files = models.Cache.Ensure(models.Cache.Manifest.Get("tiny"));
+        var log = new List<string>();
+        var tries = 0;
+        using var recognizer = new MoonshineRecognizer(
+            "tiny", files["encoder"], files["decoder"], models.Tiny.Tokens, new InferenceOptions(), ExecutionProviderKind.Cpu, models.Cache, log.Add,
+            () =>
+            {
+                tries++;
+                throw new Core.Models.ModelLoadException("ONNX Runtime could not load the rest model: a test's failure");
+            });
+        using var whole = OnnxSpeechModels.LoadRecognizer("tiny", new InferenceOptions { IncrementalInterims = false }, models.Cache);
+        using var session = (MoonshineDecoderSession)recognizer.CreateSession();
+        using var reference = whole.CreateSession();
+        var samples = TestData.Read(TestData.Wavs("librispeech-test-other-dev")[1]);
+        int[] draft = [];
+        for (var length = SampleRate; length <= samples.Length; length += SampleRate)
+        {
+            var update = session.Recognize(samples.AsSpan(0, length), draft);
+            Assert.Equal(reference.Recognize(samples.AsSpan(0, length), draft).TokenIds, update.TokenIds);
+            draft = [.. update.TokenIds];
+        }
+
+        Assert.NotEmpty(draft);
+        Assert.Null(session.IncrementalEncoder);
+        Assert.Equal(1, tries);
+        Assert.Contains("interim updates will encode each segment whole", Assert.Single(log));
+        Assert.Contains("a test's failure", log[0]);
+    }
+
     private const int Channels = 8;
 
     /// <summary>

@@ -25,6 +25,9 @@ internal sealed class RewrittenModelFile
     /// <summary>Edits made: MatMuls fused plus decoder layers whose cross-attention keys were re-laid (-1 when a cached rewrite was reused and not counted).</summary>
     public int Replaced { get; }
 
+    /// <summary>Whether <see cref="Path"/> is a copy that an earlier load wrote to the cache, rather than one written now.</summary>
+    public bool FromCache => Replaced == -1;
+
     /// <summary>Bumped whenever the set of rewrites or the output of one of them changes, so that cached files are rebuilt.</summary>
     public const int Version = 2;
 
@@ -113,6 +116,9 @@ internal sealed class RewrittenModelFile
             }
         }
     }
+
+    /// <summary>Deletes a cached copy that turned out to be damaged, so that the next <c>Prepare</c> rebuilds it (where the folder lets it).</summary>
+    public static void Discard(string cachedPath) => TryDelete(cachedPath);
 
     private static void TryDelete(string path)
     {
