@@ -46,7 +46,7 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
         _tokenValue = OrtValue.CreateTensorValueFromMemory(_tokenId, [1, 1]);
         _bindings = new MoonshineDecoderInputs(_layout);
         _inputs = new OrtValue[_bindings.Names.Length];
-        _step = new NativeDecoderStep(model.Decoder, _runOptions, _bindings, _layout.VocabularySize);
+        _step = new NativeDecoderStep(model.Decoder, model.SoloStep, _runOptions, _bindings, _layout.VocabularySize);
     }
 
     /// <summary>
@@ -228,6 +228,9 @@ internal sealed class MoonshineDecoderSession : IRecognizerSession
 
         return Encode(samples);
     }
+
+    /// <summary>Decoder steps this session ran on the solo-step model (for tests).</summary>
+    internal long SoloSteps => _step.SoloRuns;
 
     /// <summary>The incremental encoder of this session's interim updates, once it has run.</summary>
     internal IncrementalEncoder? IncrementalEncoder => _incremental;

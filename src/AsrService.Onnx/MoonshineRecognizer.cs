@@ -13,6 +13,7 @@ public sealed class MoonshineRecognizer : ISpeechRecognizer
 {
     private readonly InferenceSession _encoder;
     private readonly InferenceSession _decoder;
+    private readonly InferenceSession? _soloStep;
     private readonly Lazy<InferenceSession> _batchedStep;
     private readonly Lazy<SplitEncoderModels?> _splitEncoder;
 
@@ -46,6 +47,11 @@ public sealed class MoonshineRecognizer : ISpeechRecognizer
             _encoder.Dispose();
             _decoder?.Dispose();
             throw;
+        }
+
+        if (provider == ExecutionProviderKind.Cpu && options.RewriteGraphs && Layout.CrossKeysTransposed)
+        {
+            _soloStep = CreateSoloStepOrNone(decoderPath, options, cache, log);
         }
 
         createSplitEncoder ??= () => OnnxSessionFactory.CreateSplitEncoder(encoderPath, options, cache, log);
@@ -101,6 +107,29 @@ public sealed class MoonshineRecognizer : ISpeechRecognizer
     internal SplitEncoderModels? SplitEncoder => _splitEncoder.Value;
 
     /// <summary>
+    /// The solo-step model's session (<see cref="Graph.SoloStepRewrite"/>), which runs the greedy loop's one-token
+    /// steps; null on CUDA, without the graph rewrites, or when it could not be prepared (the merged decoder then runs
+    /// those steps, as it runs every other decoder call).
+    /// </summary>
+    internal InferenceSession? SoloStep => UseSoloStep ? _soloStep : null;
+
+    /// <summary>Whether sessions created from now on run one-token steps on <see cref="SoloStep"/> (for benchmarks and tests that compare).</summary>
+    internal bool UseSoloStep { get; set; } = true;
+
+    private static InferenceSession? CreateSoloStepOrNone(string decoderPath, InferenceOptions options, ModelCache? cache, Action<string>? log)
+    {
+        try
+        {
+            return OnnxSessionFactory.CreateSoloStep(decoderPath, options, cache, log);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            log?.Invoke($"decoder steps will run on the merged decoder: the solo-step model could not be prepared ({e.Message})");
+            return null;
+        }
+    }
+
+    /// <summary>
     /// The split encoder, or none when it cannot be built or loaded (a model of another shape than the rewrite
     /// expects, a folder without room for it, a file ONNX Runtime rejects). Interim updates then encode each segment
     /// whole with the exported encoder, as with incremental interims turned off: slower, but the streams go on.
@@ -131,6 +160,7 @@ public sealed class MoonshineRecognizer : ISpeechRecognizer
     {
         _encoder.Dispose();
         _decoder.Dispose();
+        _soloStep?.Dispose();
         if (_batchedStep.IsValueCreated)
         {
             _batchedStep.Value.Dispose();

@@ -20,6 +20,7 @@ namespace AsrService.Onnx;
 internal sealed unsafe class NativeDecoderStep : IDisposable
 {
     private readonly InferenceSession _decoder;
+    private readonly InferenceSession? _soloStep;
     private readonly RunOptions _runOptions;
     private readonly int _cacheCount;
     private readonly int _vocabulary;
@@ -32,9 +33,12 @@ internal sealed unsafe class NativeDecoderStep : IDisposable
     private OrtValue[]? _keptPast;
     private bool _disposed;
 
-    public NativeDecoderStep(InferenceSession decoder, RunOptions runOptions, MoonshineDecoderInputs bindings, int vocabulary)
+    /// <param name="decoder">The merged decoder, which runs calls of several tokens.</param>
+    /// <param name="soloStep">The solo-step model (<see cref="Graph.SoloStepRewrite"/>), which runs calls of one token; null to run those on <paramref name="decoder"/> too.</param>
+    public NativeDecoderStep(InferenceSession decoder, InferenceSession? soloStep, RunOptions runOptions, MoonshineDecoderInputs bindings, int vocabulary)
     {
         _decoder = decoder;
+        _soloStep = soloStep;
         _runOptions = runOptions;
         _cacheCount = bindings.CacheCount;
         _vocabulary = vocabulary;
@@ -44,6 +48,9 @@ internal sealed unsafe class NativeDecoderStep : IDisposable
         _outputs = new IntPtr[_outputNames.Length];
         _owned = new IntPtr[_outputNames.Length];
     }
+
+    /// <summary>Runs made on the solo-step model (for tests).</summary>
+    internal long SoloRuns { get; private set; }
 
     /// <summary>
     /// Takes the handles of a full set of step inputs (token, encoder output, use_cache_branch = true, self- and
@@ -139,8 +146,15 @@ internal sealed unsafe class NativeDecoderStep : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         Array.Clear(_outputs);
         var started = OnnxRunClock.Start();
+        var session = _decoder;
+        if (rows == 1 && _soloStep is { } solo)
+        {
+            session = solo;
+            SoloRuns++;
+        }
+
         var status = NativeMethods.OrtRun(
-            _decoder.Handle, _runOptions.Handle, _inputNames, _inputs, (UIntPtr)_inputs.Length, _outputNames, (UIntPtr)_outputs.Length, _outputs);
+            session.Handle, _runOptions.Handle, _inputNames, _inputs, (UIntPtr)_inputs.Length, _outputNames, (UIntPtr)_outputs.Length, _outputs);
         OnnxRunClock.StopRecognizer(started);
         if (status != IntPtr.Zero)
         {

@@ -50,6 +50,23 @@ internal static class OnnxSessionFactory
         Create(path, options, null, provider, cache, model => RewrittenModelFile.PrepareBatchedStep(model, crossKeysTransposed), log);
 
     /// <summary>
+    /// A session on the solo-step model built from the merged decoder at <paramref name="path"/>
+    /// (<see cref="SoloStepRewrite"/>), or null when that is not a merged decoder.
+    /// </summary>
+    public static InferenceSession? CreateSoloStep(string path, InferenceOptions options, ModelCache? cache, Action<string>? log)
+    {
+        var prepared = RewrittenModelFile.PrepareSoloStep(path);
+        if (prepared.Bytes is null && prepared.Path == path)
+        {
+            return null;
+        }
+
+        return Create(
+            path, options, null, ExecutionProviderKind.Cpu, cache, PreparedFirst(prepared, RewrittenModelFile.PrepareSoloStep), log,
+            SoloStepRewrite.DisabledOptimizers);
+    }
+
+    /// <summary>
     /// The encoder at <paramref name="encoderPath"/> split for incremental interim updates (<see cref="EncoderStemSplit"/>),
     /// or null when it does not have the stem that the split needs.
     /// </summary>
@@ -61,14 +78,8 @@ internal static class OnnxSessionFactory
             return null;
         }
 
-        // The stem file prepared above is loaded first; a second call (after a damaged cached copy) prepares it again.
-        RewrittenModelFile? prepared = stem;
-        var stemSession = Create(encoderPath, options, null, ExecutionProviderKind.Cpu, cache, path =>
-        {
-            var file = prepared ?? RewrittenModelFile.PrepareEncoderPart(path, "stem");
-            prepared = null;
-            return file;
-        }, log);
+        var stemSession = Create(
+            encoderPath, options, null, ExecutionProviderKind.Cpu, cache, PreparedFirst(stem, path => RewrittenModelFile.PrepareEncoderPart(path, "stem")), log);
         try
         {
             var restSession = Create(encoderPath, options, null, ExecutionProviderKind.Cpu, cache, path => RewrittenModelFile.PrepareEncoderPart(path, "rest"), log);
@@ -97,9 +108,10 @@ internal static class OnnxSessionFactory
     /// first, so the second call rebuilds it from the original, which the model cache has verified.
     /// </param>
     /// <param name="log">Told when a damaged rewritten copy is rebuilt.</param>
+    /// <param name="disabledOptimizers">ONNX Runtime graph optimizers not to run on this model (names separated by <c>;</c>).</param>
     private static InferenceSession Create(
         string path, InferenceOptions options, int? intraOpThreads, ExecutionProviderKind provider, ModelCache? cache,
-        Func<string, RewrittenModelFile>? rewrite, Action<string>? log)
+        Func<string, RewrittenModelFile>? rewrite, Action<string>? log, string? disabledOptimizers = null)
     {
         if (!File.Exists(path))
         {
@@ -118,6 +130,11 @@ internal static class OnnxSessionFactory
         foreach (var (key, value) in ThreadingEntries(sessionOptions.IntraOpNumThreads))
         {
             sessionOptions.AddSessionConfigEntry(key, value);
+        }
+
+        if (disabledOptimizers is not null)
+        {
+            sessionOptions.AddSessionConfigEntry("optimization.disable_specified_optimizers", disabledOptimizers);
         }
 
         if (provider == ExecutionProviderKind.Cuda)
@@ -159,6 +176,22 @@ internal static class OnnxSessionFactory
         {
             throw new ModelLoadException($"{path} is not a valid ONNX model: {e.Message}", e);
         }
+    }
+
+    /// <summary>
+    /// A rewrite for <see cref="Create(string, InferenceOptions, int?, ExecutionProviderKind, ModelCache?, Func{string, RewrittenModelFile}?, Action{string}?, string?)"/>
+    /// that returns the file already prepared the first time and prepares it again after that (once a damaged cached
+    /// copy has been deleted).
+    /// </summary>
+    private static Func<string, RewrittenModelFile> PreparedFirst(RewrittenModelFile prepared, Func<string, RewrittenModelFile> again)
+    {
+        RewrittenModelFile? first = prepared;
+        return path =>
+        {
+            var file = first ?? again(path);
+            first = null;
+            return file;
+        };
     }
 
     private static InferenceSession Load(RewrittenModelFile rewritten, SessionOptions sessionOptions) =>

@@ -49,8 +49,8 @@ public static class OnnxSpeechModels
     /// <summary>
     /// Writes the files that CPU sessions load instead of a model file into the cache now rather than at first load,
     /// e.g. while building a container image whose model folder is read-only at run time: the rewritten copy (see
-    /// <see cref="Graph.QuantizedMatMulRewrite"/>) and, for an encoder, the two parts that interim updates run
-    /// (<see cref="Graph.EncoderStemSplit"/>). Returns their paths; none when the model has nothing to rewrite.
+    /// <see cref="Graph.QuantizedMatMulRewrite"/>), for an encoder the two parts that interim updates run
+    /// (<see cref="Graph.EncoderStemSplit"/>), and for a merged decoder the solo-step model (<see cref="Graph.SoloStepRewrite"/>). Returns their paths; none when the model has nothing to rewrite.
     /// </summary>
     public static IReadOnlyList<string> PrepareGraphRewrites(string modelPath)
     {
@@ -59,6 +59,7 @@ public static class OnnxSpeechModels
             Graph.RewrittenModelFile.Prepare(modelPath),
             Graph.RewrittenModelFile.PrepareEncoderPart(modelPath, "stem"),
             Graph.RewrittenModelFile.PrepareEncoderPart(modelPath, "rest"),
+            Graph.RewrittenModelFile.PrepareSoloStep(modelPath),
         ];
         return [.. prepared.Where(file => file.Bytes is null && file.Path != modelPath).Select(file => file.Path)];
     }

@@ -102,7 +102,7 @@ public sealed class CliTests
     }
 
     [Fact]
-    public void ModelsDownload_Tiny_PrintsTheFilesAndPreparesTheRewrittenDecoderAndTheSplitEncoder()
+    public void ModelsDownload_Tiny_PrintsTheFilesAndPreparesTheRewrittenDecoderTheSoloStepAndTheSplitEncoder()
     {
         var (code, stdout, stderr) = Run("models", "download", "tiny");
 
@@ -115,7 +115,9 @@ public sealed class CliTests
         var version = AsrService.Onnx.Graph.EncoderStemSplit.Version;
         var split = lines.Where(l => l.Contains(".asr-s", StringComparison.Ordinal)).ToArray();
         Assert.Equal([Path.ChangeExtension(encoder, $".asr-s{version}-stem.onnx"), Path.ChangeExtension(encoder, $".asr-s{version}-rest.onnx")], split);
-        Assert.All([rewritten, .. split], file => Assert.True(File.Exists(file), file));
+        var soloStep = Assert.Single(lines, l => l.Contains(".asr-o", StringComparison.Ordinal));
+        Assert.Equal(AsrService.Onnx.Graph.RewrittenModelFile.CachedSoloStepPathFor(decoder), soloStep);
+        Assert.All([rewritten, soloStep, .. split], file => Assert.True(File.Exists(file), file));
         Assert.DoesNotContain(lines, l => l.Contains("encoder_model.asr-r", StringComparison.Ordinal) || l.Contains("decoder_model_merged.asr-s", StringComparison.Ordinal));
     }
 

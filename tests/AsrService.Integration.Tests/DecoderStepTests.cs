@@ -1,12 +1,16 @@
+using AsrService.Core.Recognition;
 using AsrService.Onnx;
+using AsrService.Onnx.Graph;
+using AsrService.Onnx.Graph.Proto;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
+using Xunit.Abstractions;
 
 namespace AsrService.Integration.Tests;
 
 /// <summary>The greedy loop's decoder step (<see cref="NativeDecoderStep"/>) on the real tiny model.</summary>
 [Collection(ModelCollection.Name)]
-public sealed class DecoderStepTests(ModelFixture models)
+public sealed class DecoderStepTests(ModelFixture models, ITestOutputHelper output)
 {
     [DataFact]
     public void Step_InSteadyState_AllocatesNothingOnTheManagedHeap()
@@ -65,7 +69,7 @@ public sealed class DecoderStepTests(ModelFixture models)
         using var encoded = recognizerSession.Encode(TestData.Read(TestData.Wavs("librispeech-test-other-dev")[1]));
         using var bindings = new MoonshineDecoderInputs(layout);
         using var runOptions = new RunOptions();
-        using var step = new NativeDecoderStep(model.Decoder, runOptions, bindings, layout.VocabularySize);
+        using var step = new NativeDecoderStep(model.Decoder, null, runOptions, bindings, layout.VocabularySize);
         using var ids = OrtValue.CreateTensorValueFromMemory(new long[] { 1 }, [1, 1]);
         using var wrongHeads = OrtValue.CreateAllocatedTensorValue(
             OrtAllocator.DefaultInstance, TensorElementType.Float, [1, layout.Heads + 1, 0, layout.HeadSize]);
@@ -82,6 +86,47 @@ public sealed class DecoderStepTests(ModelFixture models)
         var logits = step.Run();
         Assert.Equal(layout.VocabularySize, logits.Length);
         Assert.True(float.IsFinite(logits[0]));
+    }
+
+    [DataFact]
+    public void SoloStepModel_DecodesAsTheMergedDecoderDoes()
+    {
+        using var recognizer = OnnxSpeechModels.LoadRecognizer("tiny", new InferenceOptions(), models.Cache);
+        Assert.NotNull(recognizer.SoloStep);
+        using var solo = (MoonshineDecoderSession)recognizer.CreateSession();
+        recognizer.UseSoloStep = false;
+        using var merged = (MoonshineDecoderSession)recognizer.CreateSession();
+        var largestDifference = 0f;
+        foreach (var file in TestData.Wavs("librispeech-test-other-dev").Where((_, i) => i % 6 == 0).Take(10))
+        {
+            var samples = TestData.Read(file);
+            var expected = merged.Recognize(samples);
+            var actual = solo.Recognize(samples);
+            Assert.Equal(expected.TokenIds, actual.TokenIds);
+            largestDifference = Math.Max(largestDifference, Math.Abs(expected.Confidence - actual.Confidence));
+        }
+
+        output.WriteLine($"largest confidence difference: {largestDifference:G3}");
+        Assert.Equal(0f, largestDifference);
+        Assert.True(solo.SoloSteps > 100, $"only {solo.SoloSteps} steps ran on the solo-step model");
+        Assert.Equal(0, merged.SoloSteps);
+    }
+
+    [Fact]
+    public void SoloStepModel_TakesTheMergedDecodersInputs_WithBatchAndTokensFixedAtOne()
+    {
+        var files = models.Cache.Ensure(models.Cache.Manifest.Get("tiny"));
+        var merged = Model.Parser.ParseFrom(File.ReadAllBytes(files["decoder"])).Graph;
+        var step = Model.Parser.ParseFrom(SoloStepRewrite.Rewrite(File.ReadAllBytes(files["decoder"]))!).Graph;
+        long[] Dims(ValueInfo value) => [.. value.Type.TensorType.Shape.Dim.Select(d => d.HasDimValue ? d.DimValue : -1)];
+
+        Assert.Equal(merged.Input.Select(i => i.Name), step.Input.Select(i => i.Name));
+        Assert.Equal(["logits", .. models.Tiny.Layout.PresentDecoderNames], step.Output.Select(o => o.Name));
+        Assert.Equal([1, 1], Dims(step.Input.Single(i => i.Name == "input_ids")));
+        Assert.All(step.Input.Where(i => i.Name.StartsWith("past_key_values.", StringComparison.Ordinal)), i => Assert.Equal(1, Dims(i)[0]));
+        Assert.Equal([1, 1, models.Tiny.Layout.VocabularySize], Dims(step.Output[0]));
+        Assert.DoesNotContain(step.Node, n => n.OpType == "If");
+        Assert.Null(SoloStepRewrite.Rewrite(File.ReadAllBytes(files["encoder"])));
     }
 
     private static float[] EncoderOutput(MoonshineDecoderSession session, ReadOnlySpan<float> samples)

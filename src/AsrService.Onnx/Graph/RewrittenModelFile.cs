@@ -41,6 +41,10 @@ internal sealed class RewrittenModelFile
     public static string CachedBatchedStepPathFor(string path, bool crossKeysTransposed) =>
         System.IO.Path.ChangeExtension(path, $".asr-b{BatchedStepRewrite.Version}{(crossKeysTransposed ? "" : "-keys-as-exported")}.onnx");
 
+    /// <summary>The merged decoder's solo-step model (<see cref="SoloStepRewrite"/>), cached as <c>NAME.asr-oN.onnx</c>.</summary>
+    public static string CachedSoloStepPathFor(string path) =>
+        System.IO.Path.ChangeExtension(path, $".asr-o{SoloStepRewrite.Version}.onnx");
+
     /// <summary>The file (or bytes) of the load-time rewrites applied to <paramref name="path"/>.</summary>
     public static RewrittenModelFile Prepare(string path) => Prepare(path, CachedPathFor(path), Rewrite);
 
@@ -58,6 +62,13 @@ internal sealed class RewrittenModelFile
     /// <summary>The file (or bytes) of the batched-step model built from the merged decoder at <paramref name="path"/>.</summary>
     public static RewrittenModelFile PrepareBatchedStep(string path, bool crossKeysTransposed) =>
         Prepare(path, CachedBatchedStepPathFor(path, crossKeysTransposed), bytes => (BatchedStepRewrite.Rewrite(bytes, crossKeysTransposed), 1));
+
+    /// <summary>
+    /// The file (or bytes) of the solo-step model built from the merged decoder at <paramref name="path"/>; its
+    /// <see cref="Path"/> is <paramref name="path"/> itself when that is not a merged decoder.
+    /// </summary>
+    public static RewrittenModelFile PrepareSoloStep(string path) =>
+        Prepare(path, CachedSoloStepPathFor(path), bytes => SoloStepRewrite.Rewrite(bytes) is { } step ? (step, 1) : (null, 0));
 
     /// <summary>
     /// One of the two models that <see cref="EncoderStemSplit"/> makes of the encoder at <paramref name="path"/>
@@ -105,12 +116,12 @@ internal sealed class RewrittenModelFile
         var stem = System.IO.Path.GetFileNameWithoutExtension(path);
         var folder = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!;
         var pattern = new System.Text.RegularExpressions.Regex(
-            $@"^{System.Text.RegularExpressions.Regex.Escape(stem)}\.asr-(?<kind>[rbs])(?<version>[0-9]+)(-keys-as-exported|-stem|-rest)?\.onnx$");
+            $@"^{System.Text.RegularExpressions.Regex.Escape(stem)}\.asr-(?<kind>[rbso])(?<version>[0-9]+)(-keys-as-exported|-stem|-rest)?\.onnx$");
         foreach (var file in Directory.GetFiles(folder, stem + ".asr-*.onnx"))
         {
             var match = pattern.Match(System.IO.Path.GetFileName(file));
             if (match.Success && int.TryParse(match.Groups["version"].ValueSpan, out var version)
-                && version < match.Groups["kind"].Value switch { "r" => Version, "b" => BatchedStepRewrite.Version, _ => EncoderStemSplit.Version })
+                && version < match.Groups["kind"].Value switch { "r" => Version, "b" => BatchedStepRewrite.Version, "o" => SoloStepRewrite.Version, _ => EncoderStemSplit.Version })
             {
                 TryDelete(file);
             }
