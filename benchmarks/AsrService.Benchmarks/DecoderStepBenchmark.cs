@@ -24,10 +24,11 @@ public class DecoderStepBenchmark
     private string? _fusedOnly;
 
     /// <summary>
-    /// The load-time graph rewrites: <c>all</c> (the default), <c>matmul</c> (only <c>QuantizedMatMulRewrite</c>,
-    /// the cross-attention keys as exported) or <c>none</c> (the model exactly as downloaded).
+    /// The load-time graph rewrites: <c>all</c> (the default: the step runs on the solo-step model,
+    /// <c>SoloStepRewrite</c>), <c>merged</c> (the same rewrites, the step on the merged decoder), <c>matmul</c> (only
+    /// <c>QuantizedMatMulRewrite</c>, the cross-attention keys as exported) or <c>none</c> (the model exactly as downloaded).
     /// </summary>
-    [Params("all", "matmul", "none")]
+    [Params("all", "merged", "matmul", "none")]
     public string Rewrites { get; set; } = "all";
 
     private MoonshineDecoderSession _session = null!;
@@ -38,7 +39,8 @@ public class DecoderStepBenchmark
     {
         _recognizer = Rewrites == "matmul"
             ? LoadWithFusedMatMulsOnly()
-            : OnnxSpeechModels.LoadRecognizer("tiny", new InferenceOptions { RewriteGraphs = Rewrites == "all" }, new ModelCache());
+            : OnnxSpeechModels.LoadRecognizer("tiny", new InferenceOptions { RewriteGraphs = Rewrites is "all" or "merged" }, new ModelCache());
+        _recognizer.UseSoloStep = Rewrites == "all";
         _session = new MoonshineDecoderSession(_recognizer);
         _step = _session.PrepareFixedStep(RepositoryLayout.ReadUtterance(Utterance), PastLength);
 

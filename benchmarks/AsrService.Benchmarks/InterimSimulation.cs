@@ -1,8 +1,8 @@
 using System.Diagnostics;
-using System.Globalization;
 using AsrService.Core.Models;
 using AsrService.Core.Recognition;
 using AsrService.Onnx;
+using static AsrService.Benchmarks.CommandOptions;
 
 namespace AsrService.Benchmarks;
 
@@ -122,16 +122,5 @@ internal static class InterimSimulation
         Console.WriteLine("updates by draft tokens lost: " + string.Join(", ", lost.Select((n, i) => $"{(i == lost.Length - 1 ? $"{i}+" : i)}: {n}")));
         Console.WriteLine($"WER against the reference, whole utterances: {WordErrorRate.Compute(lastUpdates):P2} for an update (the last interim before the final), {WordErrorRate.Compute(finals):P2} from scratch (the final)");
         return 0;
-    }
-
-    private static double Number(string[] args, string name, double fallback) =>
-        Option(args, name) is not { } text ? fallback
-        : double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && double.IsFinite(value) && value < int.MaxValue ? value
-        : throw new ArgumentException($"{name}: '{text}' is not a number");
-
-    private static string? Option(string[] args, string name)
-    {
-        var at = Array.IndexOf(args, name);
-        return at >= 0 && at + 1 < args.Length ? args[at + 1] : null;
     }
 }

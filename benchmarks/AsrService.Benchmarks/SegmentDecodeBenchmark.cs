@@ -23,14 +23,18 @@ public class SegmentDecodeBenchmark
     [Params("tiny", "base")]
     public string Model { get; set; } = OnnxSpeechModels.DefaultModel;
 
-    /// <summary>With the load-time graph rewrites (the default) or the models exactly as downloaded.</summary>
-    [Params(true, false)]
-    public bool RewriteGraphs { get; set; } = true;
+    /// <summary>
+    /// <c>all</c>: the load-time graph rewrites, with one-token steps on the solo-step model (the default);
+    /// <c>merged</c>: the same rewrites, every step on the merged decoder; <c>none</c>: the models exactly as downloaded.
+    /// </summary>
+    [Params("all", "merged", "none")]
+    public string Rewrites { get; set; } = "all";
 
     [GlobalSetup]
     public void Setup()
     {
-        _recognizer = OnnxSpeechModels.LoadRecognizer(Model, new InferenceOptions { RewriteGraphs = RewriteGraphs }, new ModelCache());
+        _recognizer = OnnxSpeechModels.LoadRecognizer(Model, new InferenceOptions { RewriteGraphs = Rewrites != "none" }, new ModelCache());
+        _recognizer.UseSoloStep = Rewrites == "all";
         _session = _recognizer.CreateSession();
         _samples = RepositoryLayout.ReadUtterance(Utterance);
     }
