@@ -17,8 +17,8 @@ public sealed class MoonshineRecognizer : ISpeechRecognizer
     private readonly Lazy<InferenceSession> _batchedStep;
     private readonly Lazy<SplitEncoderModels?> _splitEncoder;
 
-    /// <param name="log">Told of what the recognizer works around: a damaged rewritten copy rebuilt, interim updates
-    /// that cannot use the split encoder.</param>
+    /// <param name="log">Told of what the recognizer works around: a damaged rewritten copy rebuilt, decoder steps that
+    /// cannot use the solo-step model, interim updates that cannot use the split encoder.</param>
     public MoonshineRecognizer(
         string modelName, string encoderPath, string decoderPath, TokenDecoder tokens, InferenceOptions options,
         ExecutionProviderKind provider = ExecutionProviderKind.Cpu, ModelCache? cache = null, Action<string>? log = null)
