@@ -29,7 +29,7 @@ internal sealed class SplitEncoderModels : IDisposable
         HeadSize = Read(EncoderKeptPrefix.HeadSizeKey);
         LinearFramesPerFrame = Read(EncoderKeptPrefix.StrideKey);
         RestInputs = KeepsPrefix
-            ? [EncoderStemSplit.Linear, EncoderStemSplit.Moments, EncoderKeptPrefix.TailStart, EncoderKeptPrefix.PastHidden,
+            ? [EncoderStemSplit.Linear, EncoderStemSplit.Moments, EncoderKeptPrefix.TailStart, EncoderKeptPrefix.DropFrames, EncoderKeptPrefix.PastHidden,
                 .. Enumerable.Range(0, Layers).SelectMany(l => new[] { EncoderKeptPrefix.PastKey(l), EncoderKeptPrefix.PastValue(l) })]
             : [EncoderStemSplit.Linear, EncoderStemSplit.Moments];
         RestOutputs = [EncoderKeptPrefix.Output,
@@ -67,8 +67,14 @@ internal sealed class SplitEncoderModels : IDisposable
 
     public int HeadSize { get; }
 
-    /// <summary>The rest model's inputs: L, the moments, the first frame to compute, the kept output, then each layer's kept keys and values.</summary>
+    /// <summary>
+    /// The rest model's inputs: L, the moments, the first frame to compute, the frames whose keys and values the
+    /// presents leave out, the kept output, then each layer's kept keys and values (from <see cref="FirstPastInput"/>).
+    /// </summary>
     public string[] RestInputs { get; }
+
+    /// <summary>The index in <see cref="RestInputs"/> of the kept output, which the kept keys and values follow.</summary>
+    public const int FirstPastInput = 4;
 
     /// <summary>The rest model's outputs: the encoder output, then each layer's keys and values.</summary>
     public string[] RestOutputs { get; }
@@ -144,6 +150,7 @@ internal sealed class IncrementalEncoder : IDisposable
     private readonly int? _windowFrames;
     private readonly float[] _moments = new float[2];
     private readonly long[] _tailStart = new long[1];
+    private readonly long[] _dropFrames = new long[1];
     private readonly OrtValue[] _restInputs;
     private float[] _samples = [];
     private int _sampleCount;
@@ -170,6 +177,9 @@ internal sealed class IncrementalEncoder : IDisposable
             ? (int)Math.Ceiling(seconds * SampleRate / models.SamplesPerFrame)
             : null;
         _restInputs = new OrtValue[models.RestInputs.Length];
+
+        // The next update computes the window's frames again, so their keys and values are not kept.
+        _dropFrames[0] = _windowFrames ?? 0;
     }
 
     /// <summary>Frames of L that the last <see cref="Encode"/> took from what it kept (for tests and benchmarks).</summary>
@@ -189,6 +199,9 @@ internal sealed class IncrementalEncoder : IDisposable
 
     /// <summary>The mean and variance of the stem's activations that the last <see cref="Encode"/> passed on (for tests).</summary>
     internal (float Mean, float Variance) Moments => (_moments[0], _moments[1]);
+
+    /// <summary>Frames whose keys and values are kept for the next update (for tests).</summary>
+    internal int KeptKeyFrames => _kept is { Count: > 1 } kept ? (int)kept[1].GetTensorTypeAndShape().Shape[2] : 0;
 
     /// <summary>Bytes of encoder outputs, keys and values kept for the next update (ONNX Runtime's memory).</summary>
     internal long KeptEncodingBytes =>
@@ -253,6 +266,7 @@ internal sealed class IncrementalEncoder : IDisposable
         fixed (float* linear = _linear)
         fixed (float* moments = _moments)
         fixed (long* first = _tailStart)
+        fixed (long* drop = _dropFrames)
         {
             using var linearValue = OrtValue.CreateTensorValueWithData(
                 OrtMemoryInfo.DefaultInstance, TensorElementType.Float, [1, _linearFrames, _linearChannels], (IntPtr)linear,
@@ -261,17 +275,22 @@ internal sealed class IncrementalEncoder : IDisposable
                 OrtMemoryInfo.DefaultInstance, TensorElementType.Float, [2], (IntPtr)moments, 2 * sizeof(float));
             using var startValue = OrtValue.CreateTensorValueWithData(
                 OrtMemoryInfo.DefaultInstance, TensorElementType.Int64, [], (IntPtr)first, sizeof(long));
+            using var dropValue = OrtValue.CreateTensorValueWithData(
+                OrtMemoryInfo.DefaultInstance, TensorElementType.Int64, [], (IntPtr)drop, sizeof(long));
             _restInputs[0] = linearValue;
             _restInputs[1] = momentsValue;
             if (_models.KeepsPrefix)
             {
                 _restInputs[2] = startValue;
+                _restInputs[3] = dropValue;
             }
 
-            for (var i = 3; i < _restInputs.Length; i++)
+            const int firstPast = SplitEncoderModels.FirstPastInput;
+            for (var i = firstPast; i < _restInputs.Length; i++)
             {
-                // Past output, then keys and values; the previous update's outputs are in the same order.
-                _restInputs[i] = tailStart > 0 ? _kept![i - 3] : i == 3 ? _models.EmptyPast.Hidden : _models.EmptyPast.KeysOrValues;
+                // Past output, then keys and values; the previous update's outputs are in the same order. Its keys
+                // and values hold the frames before this update's start, which the model reads, and no more.
+                _restInputs[i] = tailStart > 0 ? _kept![i - firstPast] : i == firstPast ? _models.EmptyPast.Hidden : _models.EmptyPast.KeysOrValues;
             }
 
             IDisposableReadOnlyCollection<OrtValue> encoded;

@@ -207,12 +207,19 @@ public sealed class IncrementalEncoderTests(ModelFixture models, ITestOutputHelp
             Assert.True(previous.AsSpan().SequenceEqual(reference[0].GetTensorDataAsSpan<float>()), "with nothing kept the windowed encoder differs");
         }
 
+        // Of the keys and values, only the frames before the next update's window are kept: it computes the rest again.
+        var windowFrames = (int)Math.Ceiling(2.0 * SampleRate / split.SamplesPerFrame);
+        var previousFrames = previous.Length / hidden;
+        Assert.Equal(previousFrames - windowFrames, windowed.KeptKeyFrames);
+        Assert.Equal(
+            ((long)previousFrames * hidden * sizeof(float)) + ((long)split.Layers * 2 * (previousFrames - windowFrames) * hidden * 2),
+            windowed.KeptEncodingBytes);
+
         using var update = windowed.Encode(samples);
         using var exact = whole.Encode(samples);
 
         // The frames before the window (2 s = 84 frames before the previous update's end) are the previous update's,
         // bit for bit; the others are computed from their own audio, attending to the kept frames' keys and values.
-        var windowFrames = (int)Math.Ceiling(2.0 * SampleRate / split.SamplesPerFrame);
         var kept = windowed.ReusedOutputFrames;
         Assert.Equal((previous.Length / hidden) - windowFrames, kept);
         var actual = update[0].GetTensorDataAsSpan<float>();
@@ -227,6 +234,7 @@ public sealed class IncrementalEncoderTests(ModelFixture models, ITestOutputHelp
         var keptFrames = RelativeError(actual[..(kept * hidden)], expected[..(kept * hidden)]);
         output.WriteLine($"{model}: {kept} frames kept of {actual.Length / hidden}; recomputed frames {tail:P2} from the whole segment's encoding, kept frames {keptFrames:P2}");
         Assert.True(tail < 0.25, $"the recomputed frames are {tail:P2} away from the whole segment's encoding");
+        Assert.Equal((actual.Length / hidden) - windowFrames, windowed.KeptKeyFrames);
 
         // Once the segment is half as long again as at its last whole encoding (7 s), the update encodes it whole:
         // exactly what the encoder without a window computes from the same kept stem.

@@ -17,9 +17,11 @@ namespace AsrService.Onnx.Graph;
 /// <item><see cref="PastHidden"/> ([1, past, hidden]) and, per layer, <c>past_key.N</c> and <c>past_value.N</c>
 /// ([1, heads, past, head size], the keys after their rotation, in float16 to halve what a stream keeps); only their
 /// first <see cref="TailStart"/> frames are read, so the outputs of the previous call can be passed as they are;</item>
+/// <item><see cref="DropFrames"/> (int64 scalar): how many of the last frames' keys and values the presents leave
+/// out, the window that the next call computes again anyway;</item>
 /// </list>
 /// and returns the output of every frame (the kept ones, then the new ones) and every layer's keys and values
-/// (<c>present_key.N</c>, <c>present_value.N</c>) for the next call.
+/// (<c>present_key.N</c>, <c>present_value.N</c>) for the next call, all but the last <see cref="DropFrames"/>.
 /// <para>With <see cref="TailStart"/> 0 and empty past inputs it computes what the encoder computes. With a later
 /// start it is an approximation: the kept frames were encoded without the audio that has come since (the encoder is
 /// bidirectional), with the normalization moments and activation quantization ranges of their time.</para>
@@ -29,6 +31,7 @@ namespace AsrService.Onnx.Graph;
 internal static class EncoderKeptPrefix
 {
     public const string TailStart = "tail_start";
+    public const string DropFrames = "drop_frames";
     public const string PastHidden = "past_hidden";
     public const string Output = "last_hidden_state";
     public const string HeadsKey = "asr.tail.heads";
@@ -70,6 +73,7 @@ internal static class EncoderKeptPrefix
         graph.Initializer.Add(GraphEdit.Int64Tensor("tail/axis2", 2));
         graph.Initializer.Add(GraphEdit.Int64Tensor("tail/stride", plan.Stride));
         graph.Initializer.Add(GraphEdit.Int64Tensor("tail/end", long.MaxValue));
+        graph.Initializer.Add(GraphEdit.Int64Tensor("tail/frame_dimension", 1));
 
         // Each new node goes right before the node that reads it, so the node list stays in topological order.
         graph.Node.Insert(0, GraphEdit.NewNode("Mul", "tail/linear_start", ["tail/start_vector_out", "tail/stride"], "tail/linear_start_out"));
@@ -98,7 +102,22 @@ internal static class EncoderKeptPrefix
         graph.Node.Add(KeptFrames(PastHidden, "tail/hidden_kept", "tail/axis1"));
         graph.Node.Add(Concat("tail/hidden", ["tail/hidden_kept_out", "tail/new_hidden"], Output, axis: 1));
 
+        // The presents: every frame's keys and values but the last DropFrames (none when there are fewer frames).
+        graph.Node.Add(GraphEdit.NewNode("Shape", "tail/output_shape", [Output], "tail/output_shape_out"));
+        graph.Node.Add(GraphEdit.NewNode("Gather", "tail/frames", ["tail/output_shape_out", "tail/frame_dimension"], "tail/frames_out"));
+        graph.Node.Add(GraphEdit.NewNode("Unsqueeze", "tail/drop_vector", [DropFrames, "tail/axis0"], "tail/drop_vector_out"));
+        graph.Node.Add(GraphEdit.NewNode("Sub", "tail/keep_unclamped", ["tail/frames_out", "tail/drop_vector_out"], "tail/keep_unclamped_out"));
+        graph.Node.Add(GraphEdit.NewNode("Max", "tail/keep", ["tail/keep_unclamped_out", "tail/zero"], "tail/keep_out"));
+        for (var layer = 0; layer < plan.Layers.Count; layer++)
+        {
+            foreach (var present in new[] { PresentKey(layer), PresentValue(layer) })
+            {
+                graph.Node.Add(GraphEdit.NewNode("Slice", $"{present}/kept", [$"{present}_all", "tail/zero", "tail/keep_out", "tail/axis2"], present));
+            }
+        }
+
         graph.Input.Add(GraphEdit.TensorValue(TailStart, Int64));
+        graph.Input.Add(GraphEdit.TensorValue(DropFrames, Int64));
         graph.Input.Add(GraphEdit.TensorValue(PastHidden, Float));
         for (var layer = 0; layer < plan.Layers.Count; layer++)
         {
@@ -248,7 +267,8 @@ internal static class EncoderKeptPrefix
 
     /// <summary>
     /// Makes <paramref name="reader"/> read <c>Concat(first TailStart frames of past, fresh)</c> on the frame axis
-    /// (2) instead of <paramref name="fresh"/>, under the name <paramref name="present"/> (an output of the model).
+    /// (2) instead of <paramref name="fresh"/>, and writes it in float16 as <c>PRESENT_all</c>, which the output
+    /// <paramref name="present"/> cuts short.
     /// </summary>
     private static void PrefixThenNew(Proto.Graph graph, Node reader, string fresh, string past, string present, string name)
     {
@@ -256,7 +276,7 @@ internal static class EncoderKeptPrefix
         InsertBefore(graph, reader, KeptFrames(past, $"{name}_kept", "tail/axis2"));
         InsertBefore(graph, reader, Cast($"{name}_kept_float", $"{name}_kept_out", $"{name}_kept_float_out", Float));
         InsertBefore(graph, reader, Concat(name, [$"{name}_kept_float_out", fresh], $"{name}_all", axis: 2));
-        InsertBefore(graph, reader, Cast($"{name}_present", $"{name}_all", present, Float16));
+        InsertBefore(graph, reader, Cast($"{name}_present", $"{name}_all", $"{present}_all", Float16));
     }
 
     private static Node Cast(string name, string input, string output, int to)

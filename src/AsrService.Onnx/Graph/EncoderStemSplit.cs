@@ -27,7 +27,7 @@ namespace AsrService.Onnx.Graph;
 internal static class EncoderStemSplit
 {
     /// <summary>Bumped whenever either model changes, so that cached files are rebuilt.</summary>
-    public const int Version = 3;
+    public const int Version = 4;
 
     public const string Activation = "stem_activation";
     public const string Linear = "stem_linear";
