@@ -22,14 +22,16 @@ public sealed class MoonshineRecognizer : ISpeechRecognizer
     public MoonshineRecognizer(
         string modelName, string encoderPath, string decoderPath, TokenDecoder tokens, InferenceOptions options,
         ExecutionProviderKind provider = ExecutionProviderKind.Cpu, ModelCache? cache = null, Action<string>? log = null)
-        : this(modelName, encoderPath, decoderPath, tokens, options, provider, cache, log, createSplitEncoder: null)
+        : this(modelName, encoderPath, decoderPath, tokens, options, provider, cache, log, createSplitEncoder: null, createSoloStep: null)
     {
     }
 
     /// <param name="createSplitEncoder">Builds the split encoder instead of <see cref="OnnxSessionFactory.CreateSplitEncoder"/> (for tests).</param>
+    /// <param name="createSoloStep">Builds the solo-step session instead of <see cref="OnnxSessionFactory.CreateSoloStep"/> (for tests).</param>
     internal MoonshineRecognizer(
         string modelName, string encoderPath, string decoderPath, TokenDecoder tokens, InferenceOptions options,
-        ExecutionProviderKind provider, ModelCache? cache, Action<string>? log, Func<SplitEncoderModels?>? createSplitEncoder)
+        ExecutionProviderKind provider, ModelCache? cache, Action<string>? log,
+        Func<SplitEncoderModels?>? createSplitEncoder, Func<InferenceSession?>? createSoloStep)
     {
         options.Validate();
         ModelName = modelName;
@@ -51,7 +53,7 @@ public sealed class MoonshineRecognizer : ISpeechRecognizer
 
         if (provider == ExecutionProviderKind.Cpu && options.RewriteGraphs && Layout.CrossKeysTransposed)
         {
-            _soloStep = CreateSoloStepOrNone(decoderPath, options, cache, log);
+            _soloStep = CreateSoloStepOrNone(createSoloStep ?? (() => OnnxSessionFactory.CreateSoloStep(decoderPath, options, cache, log)), log);
         }
 
         createSplitEncoder ??= () => OnnxSessionFactory.CreateSplitEncoder(encoderPath, options, cache, log);
@@ -116,11 +118,11 @@ public sealed class MoonshineRecognizer : ISpeechRecognizer
     /// <summary>Whether sessions created from now on run one-token steps on <see cref="SoloStep"/> (for benchmarks and tests that compare).</summary>
     internal bool UseSoloStep { get; set; } = true;
 
-    private static InferenceSession? CreateSoloStepOrNone(string decoderPath, InferenceOptions options, ModelCache? cache, Action<string>? log)
+    private static InferenceSession? CreateSoloStepOrNone(Func<InferenceSession?> create, Action<string>? log)
     {
         try
         {
-            return OnnxSessionFactory.CreateSoloStep(decoderPath, options, cache, log);
+            return create();
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {

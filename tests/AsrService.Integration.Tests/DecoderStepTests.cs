@@ -112,6 +112,28 @@ public sealed class DecoderStepTests(ModelFixture models, ITestOutputHelper outp
         Assert.Equal(0, merged.SoloSteps);
     }
 
+    [DataFact]
+    public void SoloStepModelThatCannotBePrepared_StepsRunOnTheMergedDecoder_WithOneLineSaid()
+    {
+        var files = models.Cache.Ensure(models.Cache.Manifest.Get("tiny"));
+        var log = new List<string>();
+        using var recognizer = new MoonshineRecognizer(
+            "tiny", files["encoder"], files["decoder"], models.Tiny.Tokens, new InferenceOptions(), ExecutionProviderKind.Cpu, models.Cache, log.Add,
+            createSplitEncoder: null,
+            createSoloStep: () => throw new Core.Models.ModelLoadException("ONNX Runtime could not load the solo-step model: a test's failure"));
+        using var session = (MoonshineDecoderSession)recognizer.CreateSession();
+        using var reference = models.Tiny.CreateSession();
+        var samples = TestData.Read(TestData.Wavs("librispeech-test-other-dev")[2]);
+
+        var result = session.Recognize(samples);
+
+        Assert.Null(recognizer.SoloStep);
+        Assert.Equal(0, session.SoloSteps);
+        Assert.Equal(reference.Recognize(samples).TokenIds, result.TokenIds);
+        Assert.Contains("decoder steps will run on the merged decoder", Assert.Single(log));
+        Assert.Contains("a test's failure", log[0]);
+    }
+
     [Fact]
     public void SoloStepModel_TakesTheMergedDecodersInputs_WithBatchAndTokensFixedAtOne()
     {

@@ -345,11 +345,12 @@ public sealed class IncrementalEncoderTests(ModelFixture models, ITestOutputHelp
         var tries = 0;
         using var recognizer = new MoonshineRecognizer(
             "tiny", files["encoder"], files["decoder"], models.Tiny.Tokens, new InferenceOptions(), ExecutionProviderKind.Cpu, models.Cache, log.Add,
-            () =>
+            createSplitEncoder: () =>
             {
                 tries++;
                 throw new Core.Models.ModelLoadException("ONNX Runtime could not load the rest model: a test's failure");
-            });
+            },
+            createSoloStep: null);
         using var whole = OnnxSpeechModels.LoadRecognizer("tiny", new InferenceOptions { IncrementalInterims = false }, models.Cache);
         using var session = (MoonshineDecoderSession)recognizer.CreateSession();
         using var reference = whole.CreateSession();
