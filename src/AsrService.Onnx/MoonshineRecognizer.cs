@@ -53,13 +53,15 @@ public sealed class MoonshineRecognizer : ISpeechRecognizer
 
         if (provider == ExecutionProviderKind.Cpu && options.RewriteGraphs && Layout.CrossKeysTransposed)
         {
-            _soloStep = CreateSoloStepOrNone(createSoloStep ?? (() => OnnxSessionFactory.CreateSoloStep(decoderPath, options, cache, log)), log);
+            _soloStep = OrNone(
+                createSoloStep ?? (() => OnnxSessionFactory.CreateSoloStep(decoderPath, options, cache, log)),
+                log, "decoder steps will run on the merged decoder", "solo-step model");
         }
 
         createSplitEncoder ??= () => OnnxSessionFactory.CreateSplitEncoder(encoderPath, options, cache, log);
         _splitEncoder = new Lazy<SplitEncoderModels?>(
             () => provider == ExecutionProviderKind.Cpu && options.RewriteGraphs && options.IncrementalInterims
-                ? CreateSplitEncoderOrNone(createSplitEncoder, log)
+                ? OrNone(createSplitEncoder, log, "interim updates will encode each segment whole", "split encoder")
                 : null,
             LazyThreadSafetyMode.ExecutionAndPublication);
         var crossKeysTransposed = Layout.CrossKeysTransposed;
@@ -104,7 +106,7 @@ public sealed class MoonshineRecognizer : ISpeechRecognizer
     /// The encoder split for interim updates that reuse the previous update's stem (<see cref="IncrementalEncoder"/>),
     /// built and loaded by the first interim update (about 70 ms for tiny, 130 ms for base, so that a server whose
     /// clients never ask for interims does not hold its 40-90 MB); null on CUDA, without the graph rewrites, with incremental interims turned off,
-    /// for an encoder without the expected stem, or when it cannot be prepared (see <see cref="CreateSplitEncoderOrNone"/>).
+    /// for an encoder without the expected stem, or when it cannot be prepared (see <see cref="OrNone"/>).
     /// </summary>
     internal SplitEncoderModels? SplitEncoder => _splitEncoder.Value;
 
@@ -118,26 +120,14 @@ public sealed class MoonshineRecognizer : ISpeechRecognizer
     /// <summary>Whether sessions created from now on run one-token steps on <see cref="SoloStep"/> (for benchmarks and tests that compare).</summary>
     internal bool UseSoloStep { get; set; } = true;
 
-    private static InferenceSession? CreateSoloStepOrNone(Func<InferenceSession?> create, Action<string>? log)
-    {
-        try
-        {
-            return create();
-        }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-            log?.Invoke($"decoder steps will run on the merged decoder: the solo-step model could not be prepared ({e.Message})");
-            return null;
-        }
-    }
-
     /// <summary>
-    /// The split encoder, or none when it cannot be built or loaded (a model of another shape than the rewrite
-    /// expects, a folder without room for it, a file ONNX Runtime rejects). Interim updates then encode each segment
-    /// whole with the exported encoder, as with incremental interims turned off: slower, but the streams go on.
-    /// Built once: a failure is not retried at every update.
+    /// One of the models the rewrites add (the solo-step model, the split encoder), or none when it cannot be built or
+    /// loaded (a model of another shape than the rewrite expects, a folder without room for it, a file ONNX Runtime
+    /// rejects): the recognizer then does without it, slower but serving (<paramref name="instead"/> says how), and
+    /// says so once on <paramref name="log"/>. Built once: a failure is not retried at every decode.
     /// </summary>
-    private static SplitEncoderModels? CreateSplitEncoderOrNone(Func<SplitEncoderModels?> create, Action<string>? log)
+    private static T? OrNone<T>(Func<T?> create, Action<string>? log, string instead, string what)
+        where T : class
     {
         try
         {
@@ -145,7 +135,7 @@ public sealed class MoonshineRecognizer : ISpeechRecognizer
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            log?.Invoke($"interim updates will encode each segment whole: the split encoder could not be prepared ({e.Message})");
+            log?.Invoke($"{instead}: the {what} could not be prepared ({e.Message})");
             return null;
         }
     }

@@ -56,7 +56,7 @@ internal static class OnnxSessionFactory
     public static InferenceSession? CreateSoloStep(string path, InferenceOptions options, ModelCache? cache, Action<string>? log)
     {
         var prepared = RewrittenModelFile.PrepareSoloStep(path);
-        if (prepared.Bytes is null && prepared.Path == path)
+        if (prepared.IsOriginal)
         {
             return null;
         }
@@ -73,7 +73,7 @@ internal static class OnnxSessionFactory
     public static SplitEncoderModels? CreateSplitEncoder(string encoderPath, InferenceOptions options, ModelCache? cache, Action<string>? log)
     {
         var stem = RewrittenModelFile.PrepareEncoderPart(encoderPath, "stem");
-        if (stem.Bytes is null && stem.Path == encoderPath)
+        if (stem.IsOriginal)
         {
             return null;
         }

@@ -28,6 +28,9 @@ internal sealed class RewrittenModelFile
     /// <summary>Whether <see cref="Path"/> is a copy that an earlier load wrote to the cache, rather than one written now.</summary>
     public bool FromCache => Replaced == -1;
 
+    /// <summary>Whether the rewrite did not apply to the model, so that <see cref="Path"/> is the model itself.</summary>
+    public bool IsOriginal => Bytes is null && Replaced == 0;
+
     /// <summary>Bumped whenever the set of rewrites or the output of one of them changes, so that cached files are rebuilt.</summary>
     public const int Version = 2;
 
