@@ -2,7 +2,7 @@ using System.Globalization;
 
 namespace AsrService.Benchmarks;
 
-/// <summary>The options of the benchmark program's own commands (<c>interims</c>, <c>solo-step</c>): <c>--name value</c> pairs.</summary>
+/// <summary>The options of the benchmark program's own commands (<c>interims</c>, <c>solo-step</c>, <c>profile</c>, <c>projection</c>): <c>--name value</c> pairs.</summary>
 internal static class CommandOptions
 {
     /// <summary>The value after <paramref name="name"/>, or null when it is not given.</summary>

@@ -3,7 +3,10 @@ using BenchmarkDotNet.Running;
 
 // `interims [--model tiny] [--utterances 20] [--every 0.5] [--max-seconds 15] [--threads 1] [--no-incremental]`: the dev-set interim
 // simulation (InterimSimulation). `solo-step [--model tiny] [--utterances 20] [--rounds 5]`: decodes with the plain steps
-// on the solo-step model against the merged decoder, interleaved (SoloStepComparison). Anything else is
+// on the solo-step model against the merged decoder, interleaved (SoloStepComparison). `profile [--model tiny]
+// [--utterances 10] [--rounds 3] [--top 12] [--keep folder]`: where a decode's time goes by session, operator and node,
+// from ONNX Runtime's profiler (StepProfile). `projection [--model tiny] [--rows 1024] [--rounds 16]`: the output
+// projection's part of a decoder step, without the profiler (ProjectionCost). Anything else is
 // BenchmarkDotNet's own command line: --filter '*', --list flat, ...
 if (args is ["interims", ..])
 {
@@ -13,6 +16,16 @@ if (args is ["interims", ..])
 if (args is ["solo-step", ..])
 {
     return SoloStepComparison.Run(args[1..]);
+}
+
+if (args is ["profile", ..])
+{
+    return StepProfile.Run(args[1..]);
+}
+
+if (args is ["projection", ..])
+{
+    return ProjectionCost.Run(args[1..]);
 }
 
 BenchmarkSwitcher.FromAssembly(typeof(BenchmarkConfig).Assembly).Run(args, new BenchmarkConfig());

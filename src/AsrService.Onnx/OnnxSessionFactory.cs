@@ -118,6 +118,18 @@ internal static class OnnxSessionFactory
             throw new ModelLoadException($"model file not found: {path}");
         }
 
+        if (options.ProfileDirectory is { } profileDirectory)
+        {
+            try
+            {
+                Directory.CreateDirectory(profileDirectory);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new ModelLoadException($"cannot create the profile folder {profileDirectory}: {e.Message}", e);
+            }
+        }
+
         using var sessionOptions = new SessionOptions
         {
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
@@ -153,19 +165,20 @@ internal static class OnnxSessionFactory
         {
             if (rewrite is null)
             {
+                ProfileInto(sessionOptions, options.ProfileDirectory, path);
                 return new InferenceSession(path, sessionOptions);
             }
 
             var rewritten = rewrite(path);
             try
             {
-                return Load(rewritten, sessionOptions);
+                return Load(rewritten, sessionOptions, options.ProfileDirectory);
             }
             catch (OnnxRuntimeException e) when (rewritten.FromCache)
             {
                 log?.Invoke($"the rewritten copy {rewritten.Path} could not be loaded ({FirstLine(e.Message)}); rebuilding it from {path}");
                 RewrittenModelFile.Discard(rewritten.Path);
-                return Load(rewrite(path), sessionOptions);
+                return Load(rewrite(path), sessionOptions, options.ProfileDirectory);
             }
         }
         catch (OnnxRuntimeException e)
@@ -194,8 +207,28 @@ internal static class OnnxSessionFactory
         };
     }
 
-    private static InferenceSession Load(RewrittenModelFile rewritten, SessionOptions sessionOptions) =>
-        rewritten.Bytes is { } bytes ? new InferenceSession(bytes, sessionOptions) : new InferenceSession(rewritten.Path, sessionOptions);
+    private static InferenceSession Load(RewrittenModelFile rewritten, SessionOptions sessionOptions, string? profileDirectory)
+    {
+        ProfileInto(sessionOptions, profileDirectory, rewritten.Path);
+        return rewritten.Bytes is { } bytes ? new InferenceSession(bytes, sessionOptions) : new InferenceSession(rewritten.Path, sessionOptions);
+    }
+
+    /// <summary>
+    /// Turns on ONNX Runtime's profiling for a session on <paramref name="file"/> when <paramref name="directory"/> is
+    /// set: its trace goes to <c>DIRECTORY/FILE-NAME_DATE.json</c> (named after the file loaded, so that the solo-step,
+    /// batched-step and rewritten decoder sessions of one model can be told apart).
+    /// </summary>
+    private static void ProfileInto(SessionOptions sessionOptions, string? directory, string file)
+    {
+        if (directory is null)
+        {
+            return;
+        }
+
+        // The prefix first: ONNX Runtime takes it when profiling is turned on.
+        sessionOptions.ProfileOutputPathPrefix = Path.Combine(directory, Path.GetFileNameWithoutExtension(file));
+        sessionOptions.EnableProfiling = true;
+    }
 
     private static string FirstLine(string message) => message.Split('\n', 2)[0].Trim();
 }

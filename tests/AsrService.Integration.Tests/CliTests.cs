@@ -101,6 +101,59 @@ public sealed class CliTests
         Assert.Matches(@"^\d\d:\d\d:\d\d,\d\d\d --> \d\d:\d\d:\d\d,\d\d\d$", lines[1].Trim());
     }
 
+    [DataFact]
+    public void Transcribe_OnnxProfile_WritesATraceOfEachSessionAndTheSameText()
+    {
+        var path = Path.Combine(TestData.Folder("en-misc"), "wav", "jfk.wav");
+        var folder = Path.Combine(Path.GetTempPath(), $"asr-profile-{Guid.NewGuid():N}", "traces");
+        try
+        {
+            var plain = Run("transcribe", path);
+            var (code, stdout, stderr) = Run("transcribe", "--onnx-profile", folder, path);
+
+            Assert.True(code == 0, stderr);
+            Assert.Equal(0, plain.Code);
+            Assert.Equal(plain.Stdout, stdout);
+
+            // One trace per session, named after the file it loaded: the encoder, the rewritten merged decoder (its
+            // first calls), the solo-step model (the steps after them) and the voice-activity model; each holds runs
+            // and the kernel times of their nodes.
+            var traces = Directory.GetFiles(folder, "*.json").Select(Path.GetFileName).ToArray();
+            var decoder = Path.GetFileNameWithoutExtension(AsrService.Onnx.Graph.RewrittenModelFile.CachedPathFor("decoder_model_merged.onnx"));
+            var soloStep = Path.GetFileNameWithoutExtension(AsrService.Onnx.Graph.RewrittenModelFile.CachedSoloStepPathFor("decoder_model_merged.onnx"));
+            foreach (var prefix in new[] { "encoder_model_", decoder + "_", soloStep + "_", "silero_vad" })
+            {
+                var trace = Assert.Single(traces, t => t!.StartsWith(prefix, StringComparison.Ordinal));
+                var events = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, trace!))).RootElement.EnumerateArray().ToList();
+                Assert.Contains(events, e => e.GetProperty("name").GetString() == "model_run");
+                Assert.Contains(events, e => e.GetProperty("cat").GetString() == "Node");
+            }
+        }
+        finally
+        {
+            Directory.Delete(Path.GetDirectoryName(folder)!, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Transcribe_OnnxProfileFolderThatCannotBeCreated_ExitsTwoWithOneLine()
+    {
+        var file = Path.GetTempFileName();
+        try
+        {
+            var (code, stdout, stderr) = Run("transcribe", "--onnx-profile", Path.Combine(file, "traces"), "x.wav");
+
+            Assert.Equal(2, code);
+            Assert.Empty(stdout);
+            var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.Contains("--onnx-profile: cannot create the folder", line);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
     [Fact]
     public void ModelsDownload_Tiny_PrintsTheFilesAndPreparesTheRewrittenDecoderTheSoloStepAndTheSplitEncoder()
     {

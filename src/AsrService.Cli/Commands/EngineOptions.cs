@@ -54,6 +54,12 @@ internal sealed class EngineOptions
         Description = "Load the models exactly as downloaded, without the load-time CPU graph rewrites (for comparisons).",
     };
 
+    private readonly Option<string?> _onnxProfile = new("--onnx-profile")
+    {
+        Description = "Folder for ONNX Runtime's profile of each model session (Chrome trace JSON, written when the command ends), to see where the time goes on this machine. Slows every run.",
+        HelpName = "folder",
+    };
+
     private readonly Option<bool> _noIncrementalInterims = new("--no-incremental-interims")
     {
         Description = "Re-encode an open segment whole for every interim update instead of keeping the encoder stem and encoding of the previous update: less memory per stream with interims (up to 592 KB per second of open segment on tiny), more CPU.",
@@ -140,6 +146,7 @@ internal sealed class EngineOptions
         command.Options.Add(options._threads);
         command.Options.Add(options._provider);
         command.Options.Add(options._noGraphRewrites);
+        command.Options.Add(options._onnxProfile);
         command.Options.Add(options._beamSize);
         if (streaming)
         {
@@ -172,6 +179,7 @@ internal sealed class EngineOptions
             IncrementalInterims = !parse.GetValue(_noIncrementalInterims),
             InterimEncoderWindowSeconds = parse.GetValue(_interimEncoderWindow),
             BeamSize = parse.GetValue(_beamSize),
+            ProfileDirectory = parse.GetValue(_onnxProfile),
         };
         var vad = new VadOptions
         {
@@ -184,6 +192,18 @@ internal sealed class EngineOptions
         };
         inference.Validate();
         vad.Validate();
+        if (inference.ProfileDirectory is { } profile)
+        {
+            try
+            {
+                Directory.CreateDirectory(profile);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new ArgumentException($"--onnx-profile: cannot create the folder {profile}: {e.Message}", e);
+            }
+        }
+
         var parallel = _offline ? parse.GetValue(_parallel) : 1;
         if (parallel is < 1 or > OfflineTranscriber.MaxParallelDecodes)
         {
