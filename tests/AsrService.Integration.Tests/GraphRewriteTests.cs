@@ -209,7 +209,7 @@ public sealed class GraphRewriteTests(ModelFixture models, ITestOutputHelper out
             File.Copy(files["encoder"], encoder);
             File.Copy(files["decoder"], decoder);
             var decoderCopy = RewrittenModelFile.CachedPathFor(decoder);
-            var restCopy = Path.ChangeExtension(encoder, $".asr-s{EncoderStemSplit.Version}-rest.onnx");
+            var restCopy = RewrittenModelFile.CachedEncoderPartPathFor(encoder, "rest");
             var goodDecoderCopy = File.ReadAllBytes(RewrittenModelFile.Prepare(files["decoder"]).Path);
             var goodRestCopy = File.ReadAllBytes(RewrittenModelFile.PrepareEncoderPart(files["encoder"], "rest").Path);
             File.WriteAllBytes(decoderCopy, goodDecoderCopy[..(goodDecoderCopy.Length / 2)]);

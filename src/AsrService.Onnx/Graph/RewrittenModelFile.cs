@@ -34,22 +34,36 @@ internal sealed class RewrittenModelFile
     /// <summary>Bumped whenever the set of rewrites or the output of one of them changes, so that cached files are rebuilt.</summary>
     public const int Version = 2;
 
+    /// <summary>
+    /// Whether the rewritten models also store their integer weights as int8 (<see cref="Int8WeightRewrite"/>): by
+    /// default where that gives bit-identical results (<see cref="Int8WeightRewrite.ExactOnThisCpu"/>). Their cached
+    /// files end in <c>-int8.onnx</c>, so that a model folder shared by machines of both kinds keeps one copy of each.
+    /// Settable for tests and benchmarks, before the sessions to compare are created.
+    /// </summary>
+    internal static bool Int8Weights { get; set; } = Int8WeightRewrite.ExactOnThisCpu;
+
+    private static string Variant => Int8Weights ? "-int8" : "";
+
     public static string CachedPathFor(string path) =>
-        System.IO.Path.ChangeExtension(path, $".asr-r{Version}.onnx");
+        System.IO.Path.ChangeExtension(path, $".asr-r{Version}{Variant}.onnx");
 
     /// <summary>
     /// The merged decoder's batched-step model (<see cref="BatchedStepRewrite"/>), cached as <c>NAME.asr-bN.onnx</c>,
     /// or <c>NAME.asr-bN-keys-as-exported.onnx</c> for solo decoders loaded without the rewrites.
     /// </summary>
     public static string CachedBatchedStepPathFor(string path, bool crossKeysTransposed) =>
-        System.IO.Path.ChangeExtension(path, $".asr-b{BatchedStepRewrite.Version}{(crossKeysTransposed ? "" : "-keys-as-exported")}.onnx");
+        System.IO.Path.ChangeExtension(path, $".asr-b{BatchedStepRewrite.Version}{(crossKeysTransposed ? "" : "-keys-as-exported")}{Variant}.onnx");
 
     /// <summary>The merged decoder's solo-step model (<see cref="SoloStepRewrite"/>), cached as <c>NAME.asr-oN.onnx</c>.</summary>
     public static string CachedSoloStepPathFor(string path) =>
-        System.IO.Path.ChangeExtension(path, $".asr-o{SoloStepRewrite.Version}.onnx");
+        System.IO.Path.ChangeExtension(path, $".asr-o{SoloStepRewrite.Version}{Variant}.onnx");
+
+    /// <summary>One of the encoder's two parts for interim updates (<see cref="EncoderStemSplit"/>), cached as <c>NAME.asr-sN-PART.onnx</c>.</summary>
+    public static string CachedEncoderPartPathFor(string path, string part) =>
+        System.IO.Path.ChangeExtension(path, $".asr-s{EncoderStemSplit.Version}-{part}{Variant}.onnx");
 
     /// <summary>The file (or bytes) of the load-time rewrites applied to <paramref name="path"/>.</summary>
-    public static RewrittenModelFile Prepare(string path) => Prepare(path, CachedPathFor(path), Rewrite);
+    public static RewrittenModelFile Prepare(string path) => Prepare(path, CachedPathFor(path), Rewrite, int8WeightsAlone: true);
 
     /// <summary>Applies the load-time rewrites to a serialized model: null when none of them changed anything.</summary>
     public static (byte[]? Bytes, int Replaced) Rewrite(byte[] modelBytes)
@@ -79,20 +93,36 @@ internal sealed class RewrittenModelFile
     /// the encoder itself when the encoder cannot be split.
     /// </summary>
     public static RewrittenModelFile PrepareEncoderPart(string path, string part) =>
-        Prepare(path, System.IO.Path.ChangeExtension(path, $".asr-s{EncoderStemSplit.Version}-{part}.onnx"), bytes =>
+        Prepare(path, CachedEncoderPartPathFor(path, part), bytes =>
         {
             var split = part == "stem" ? EncoderStemSplit.Stem(bytes) : EncoderStemSplit.Rest(bytes);
             return (split, split is null ? 0 : 1);
         });
 
-    private static RewrittenModelFile Prepare(string path, string cached, Func<byte[], (byte[]? Bytes, int Replaced)> rewrite)
+    /// <param name="int8WeightsAlone">
+    /// Whether the int8 weights are worth a rewritten copy on their own when <paramref name="rewrite"/> changes nothing
+    /// (the encoder); the solo-step, batched-step and split models exist only where their own rewrite applies.
+    /// </param>
+    private static RewrittenModelFile Prepare(string path, string cached, Func<byte[], (byte[]? Bytes, int Replaced)> rewrite, bool int8WeightsAlone = false)
     {
         if (File.Exists(cached))
         {
             return new RewrittenModelFile(cached, null, -1);
         }
 
-        var (bytes, replaced) = rewrite(File.ReadAllBytes(path));
+        var original = File.ReadAllBytes(path);
+        var (bytes, replaced) = rewrite(original);
+        if (Int8Weights && (bytes is not null || int8WeightsAlone))
+        {
+            var model = Proto.Model.Parser.ParseFrom(bytes ?? original);
+            var converted = Int8WeightRewrite.Apply(model);
+            if (converted > 0)
+            {
+                bytes = Google.Protobuf.MessageExtensions.ToByteArray(model);
+                replaced += converted;
+            }
+        }
+
         if (bytes is null)
         {
             return new RewrittenModelFile(path, null, 0);
@@ -119,7 +149,7 @@ internal sealed class RewrittenModelFile
         var stem = System.IO.Path.GetFileNameWithoutExtension(path);
         var folder = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!;
         var pattern = new System.Text.RegularExpressions.Regex(
-            $@"^{System.Text.RegularExpressions.Regex.Escape(stem)}\.asr-(?<kind>[rbso])(?<version>[0-9]+)(-keys-as-exported|-stem|-rest)?\.onnx$");
+            $@"^{System.Text.RegularExpressions.Regex.Escape(stem)}\.asr-(?<kind>[rbso])(?<version>[0-9]+)(-keys-as-exported|-stem|-rest)?(-int8)?\.onnx$");
         foreach (var file in Directory.GetFiles(folder, stem + ".asr-*.onnx"))
         {
             var match = pattern.Match(System.IO.Path.GetFileName(file));
