@@ -6,7 +6,7 @@ using BenchmarkDotNet.Running;
 // plain steps on the solo-step model against the merged decoder, or with the weights stored as int8 against the weights
 // as exported, interleaved (DecodeComparison). `profile [--model tiny]
 // [--utterances 10] [--rounds 3] [--top 12] [--keep folder]`: where a decode's time goes by session, operator and node,
-// from ONNX Runtime's profiler (StepProfile). `projection [--model tiny] [--rows 1024] [--rounds 16]`: the output
+// from ONNX Runtime's profiler (StepProfile). `projection [--model tiny] [--rows 1024] [--rounds 16] [--weights int8|exported]`: the output
 // projection's part of a decoder step, without the profiler (ProjectionCost). Anything else is
 // BenchmarkDotNet's own command line: --filter '*', --list flat, ...
 if (args is ["interims", ..])

@@ -30,6 +30,13 @@ internal static class ProjectionCost
     {
         try
         {
+            // --weights exported: the weights as Moonshine exports them even where the CPU would take them as int8.
+            RewrittenModelFile.Int8Weights &= (Option(args, "--weights") ?? "int8") switch
+            {
+                "int8" => true,
+                "exported" => false,
+                var other => throw new ArgumentException($"--weights must be int8 or exported, not '{other}'"),
+            };
             return Measure(Option(args, "--model") ?? "tiny", (int)Number(args, "--rows", 1024), (int)Number(args, "--rounds", 16));
         }
         catch (Exception e) when (e is ArgumentException or IOException or ModelLoadException or InvalidOperationException)
@@ -110,7 +117,7 @@ internal static class ProjectionCost
         }
 
         var medians = times.Select(t => t.Order().ElementAt(t.Count / 2)).ToArray();
-        Console.WriteLine($"model {modelName}, one intra-op thread, {rounds} rounds of {runs} runs of each case in turn; medians of the rounds");
+        Console.WriteLine($"model {modelName}, {(RewrittenModelFile.Int8Weights ? "int8" : "uint8")} weights, one intra-op thread, {rounds} rounds of {runs} runs of each case in turn; medians of the rounds");
         Console.WriteLine();
         Console.WriteLine("| case | µs a run |");
         Console.WriteLine("|---|---:|");
@@ -125,51 +132,85 @@ internal static class ProjectionCost
         return 0;
     }
 
-    /// <summary>The vocabulary size: the rows of the quantized embedding whose transpose the projection multiplies by.</summary>
-    private static int WeightRows(Model model, Node projection) => (int)EmbeddingOf(model, projection).Dims[0];
-
-    private static Tensor EmbeddingOf(Model model, Node projection)
+    /// <summary>The vocabulary size: the output projection's columns.</summary>
+    private static int WeightRows(Model model, Node projection)
     {
-        var transpose = model.Graph.Node.Single(n => n.Output.Contains(projection.Input[1]) && n.OpType == "Transpose");
-        return model.Graph.Initializer.Single(t => t.Name == transpose.Input[0]);
+        var (weight, transpose) = WeightOf(model, projection);
+        return (int)weight.Dims[transpose is null ? 1 : 0];
     }
 
-    /// <summary>The step with the projection multiplying by the first <paramref name="rows"/> rows of the embedding only.</summary>
+    /// <summary>
+    /// The projection's weight: the token embedding [vocabulary, hidden] and the <c>Transpose</c> that the projection
+    /// reads it through, as exported; or, with the int8 weights (<c>Int8WeightRewrite</c>), an initializer already
+    /// transposed to [hidden, vocabulary] and no <c>Transpose</c>.
+    /// </summary>
+    private static (Tensor Weight, Node? Transpose) WeightOf(Model model, Node projection)
+    {
+        var transpose = model.Graph.Node.SingleOrDefault(n => n.Output.Contains(projection.Input[1]) && n.OpType == "Transpose");
+        var name = transpose?.Input[0] ?? projection.Input[1];
+        return (model.Graph.Initializer.Single(t => t.Name == name), transpose);
+    }
+
+    /// <summary>The step with the projection multiplying by the weights of the first <paramref name="rows"/> tokens only.</summary>
     private static byte[] CutProjection(Model model, int rows)
     {
         var graph = model.Graph;
         var projection = graph.Node.Single(n => n.Output.Contains(Logits));
-        var embedding = EmbeddingOf(model, projection);
-        var columns = (int)embedding.Dims[1];
-        var part = new Tensor { Name = embedding.Name + "_rows", DataType = embedding.DataType, RawData = ByteString.CopyFrom(embedding.RawData.Span[..(rows * columns)]) };
-        part.Dims.Add([rows, columns]);
-        graph.Initializer.Add(part);
+        var (weight, transpose) = WeightOf(model, projection);
+        var part = new Tensor { Name = weight.Name + "_rows", DataType = weight.DataType };
+        if (transpose is not null)
+        {
+            // [vocabulary, hidden]: the first rows.
+            var columns = (int)weight.Dims[1];
+            part.RawData = ByteString.CopyFrom(weight.RawData.Span[..(rows * columns)]);
+            part.Dims.Add([rows, columns]);
+            var cut = transpose.Clone();
+            cut.Name += "_rows";
+            cut.Input[0] = part.Name;
+            cut.Output[0] = part.Name + "_transposed";
+            graph.Node.Insert(graph.Node.IndexOf(projection), cut);
+            projection.Input[1] = cut.Output[0];
+        }
+        else
+        {
+            // [hidden, vocabulary]: the first columns of every row.
+            var (hidden, vocabulary) = ((int)weight.Dims[0], (int)weight.Dims[1]);
+            var values = new byte[hidden * rows];
+            for (var k = 0; k < hidden; k++)
+            {
+                weight.RawData.Span.Slice(k * vocabulary, rows).CopyTo(values.AsSpan(k * rows));
+            }
 
-        var transpose = graph.Node.Single(n => n.Output.Contains(projection.Input[1])).Clone();
-        transpose.Name += "_rows";
-        transpose.Input[0] = part.Name;
-        transpose.Output[0] = part.Name + "_transposed";
-        graph.Node.Insert(graph.Node.IndexOf(projection), transpose);
-        projection.Input[1] = transpose.Output[0];
+            part.RawData = ByteString.CopyFrom(values);
+            part.Dims.Add([hidden, rows]);
+            projection.Input[1] = part.Name;
+            graph.Initializer.Remove(weight);
+        }
+
+        graph.Initializer.Add(part);
         graph.Output.Single(o => o.Name == Logits).Type.TensorType.Shape.Dim[^1].DimValue = rows;
         return model.ToByteArray();
     }
 
-    /// <summary>The projection and the transpose that makes its weights, with the projection's activation as the input.</summary>
+    /// <summary>The projection (and the transpose that makes its weights, if any), with the projection's activation as the input.</summary>
     private static byte[] ProjectionAlone(Model model)
     {
         var graph = model.Graph;
         var projection = graph.Node.Single(n => n.Output.Contains(Logits));
-        var transpose = graph.Node.Single(n => n.Output.Contains(projection.Input[1]));
-        var used = new HashSet<string>([.. transpose.Input, .. projection.Input]);
+        var (weight, transpose) = WeightOf(model, projection);
+        var used = new HashSet<string>([.. transpose?.Input ?? [], .. projection.Input]);
         var initializers = graph.Initializer.Where(t => used.Contains(t.Name)).ToList();
         var logits = graph.Output.Single(o => o.Name == Logits);
         var input = logits.Clone();
         input.Name = projection.Input[0];
-        input.Type.TensorType.Shape.Dim[^1].DimValue = EmbeddingOf(model, projection).Dims[1];
+        input.Type.TensorType.Shape.Dim[^1].DimValue = weight.Dims[transpose is null ? 0 : 1];
 
         graph.Node.Clear();
-        graph.Node.Add(transpose);
+        if (transpose is not null)
+        {
+            graph.Node.Add(transpose);
+        }
+
         graph.Node.Add(projection);
         graph.Initializer.Clear();
         graph.Initializer.AddRange(initializers);

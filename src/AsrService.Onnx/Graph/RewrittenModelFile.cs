@@ -22,7 +22,10 @@ internal sealed class RewrittenModelFile
     /// <summary>The rewritten model when it could not be written to the cache; load these bytes instead of <see cref="Path"/>.</summary>
     public byte[]? Bytes { get; }
 
-    /// <summary>Edits made: MatMuls fused plus decoder layers whose cross-attention keys were re-laid (-1 when a cached rewrite was reused and not counted).</summary>
+    /// <summary>
+    /// Edits made: MatMuls fused, decoder layers whose cross-attention keys were re-laid, and products given int8
+    /// weights (-1 when a cached rewrite was reused and not counted).
+    /// </summary>
     public int Replaced { get; }
 
     /// <summary>Whether <see cref="Path"/> is a copy that an earlier load wrote to the cache, rather than one written now.</summary>
