@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
@@ -16,6 +17,7 @@ public static class Logits
     /// The index of the largest logit, the first one on ties; with a NaN anywhere, the first NaN's (as
     /// <see cref="TensorPrimitives.IndexOfMax{T}(ReadOnlySpan{T})"/>, which this equals on every row).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static int ArgMax(ReadOnlySpan<float> logits)
     {
         if (logits.IsEmpty)
@@ -34,9 +36,11 @@ public static class Logits
     public static double LogSumExp(ReadOnlySpan<float> logits) => LogSumExp(logits, TensorPrimitives.Max(logits));
 
     /// <summary><see cref="LogSumExp(ReadOnlySpan{float})"/> when the row's maximum is already known.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static double LogSumExp(ReadOnlySpan<float> logits, float max) => max + Math.Log(SumOfExpBelow(logits, max));
 
     /// <summary>The greedy token of a row and its log-probability.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static int Greedy(ReadOnlySpan<float> logits, out double logProbability)
     {
         var token = ArgMax(logits);
@@ -46,6 +50,7 @@ public static class Logits
     }
 
     /// <summary>sum(exp(logits - max)) in one pass, with no scratch row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static double SumOfExpBelow(ReadOnlySpan<float> logits, float max)
     {
         var vectors = MemoryMarshal.Cast<float, Vector256<float>>(logits);
@@ -66,6 +71,7 @@ public static class Logits
     }
 
     /// <summary>The first index whose bits equal <paramref name="value"/>'s (so +0 and -0 are told apart, as a maximum does).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int IndexOfBits(ReadOnlySpan<float> logits, float value)
     {
         var bits = MemoryMarshal.Cast<float, int>(logits);
