@@ -39,158 +39,162 @@ internal static class Int8WeightRewrite
             return 0;
         }
 
-        var copies = new Dictionary<string, string>();
-        var replaced = RewriteGraph(model.Graph, new Dictionary<string, (Tensor, Proto.Graph)>(), new Dictionary<string, (Node, Proto.Graph)>(), copies);
+        var rewrite = new Rewrite();
+        var replaced = rewrite.Graph(model.Graph, [], []);
         if (replaced > 0)
         {
-            RemoveUnread(model.Graph, copies.Keys.Select(key => key.Split('\n')[0]).ToHashSet());
+            rewrite.RemoveUnread(model.Graph);
         }
 
         return replaced;
     }
 
-    private static int RewriteGraph(
-        Proto.Graph graph, Dictionary<string, (Tensor Tensor, Proto.Graph Owner)> outerInitializers,
-        Dictionary<string, (Node Node, Proto.Graph Owner)> outerTransposes, Dictionary<string, string> copies)
+    /// <summary>One model's rewrite: the int8 copies made so far, and what they may have left unread.</summary>
+    private sealed class Rewrite
     {
-        var initializers = new Dictionary<string, (Tensor Tensor, Proto.Graph Owner)>(outerInitializers);
-        foreach (var tensor in graph.Initializer)
-        {
-            initializers[tensor.Name] = (tensor, graph);
-        }
+        // Keyed by name: hashing a protobuf message would hash all its bytes.
+        private readonly Dictionary<(string Source, bool Transposed), string> _copies = [];
 
-        var transposes = new Dictionary<string, (Node Node, Proto.Graph Owner)>(outerTransposes);
-        foreach (var node in graph.Node)
+        // Lists, since each branch of an If may hold its own Transpose of the same name; removing twice is harmless.
+        private readonly List<(Tensor Tensor, Proto.Graph Owner)> _originals = [];
+        private readonly List<(Node Node, Proto.Graph Owner)> _transposes = [];
+
+        public int Graph(
+            Proto.Graph graph, Dictionary<string, (Tensor Tensor, Proto.Graph Owner)> outerInitializers,
+            Dictionary<string, (Node Node, Proto.Graph Owner)> outerTransposes)
         {
-            if (QuantizedMatMulRewrite.IsWeightTranspose(node, initializers.ToDictionary(p => p.Key, p => p.Value.Tensor), out _))
+            var initializers = new Dictionary<string, (Tensor Tensor, Proto.Graph Owner)>(outerInitializers);
+            foreach (var tensor in graph.Initializer)
             {
-                transposes[node.Output[0]] = (node, graph);
+                initializers[tensor.Name] = (tensor, graph);
             }
-        }
 
-        var replaced = 0;
-        foreach (var node in graph.Node)
-        {
-            foreach (var attribute in node.Attribute)
+            var tensors = initializers.ToDictionary(p => p.Key, p => p.Value.Tensor);
+            var transposes = new Dictionary<string, (Node Node, Proto.Graph Owner)>(outerTransposes);
+            foreach (var node in graph.Node)
             {
-                if (attribute.G is not null)
+                if (QuantizedMatMulRewrite.IsWeightTranspose(node, tensors, out _))
                 {
-                    replaced += RewriteGraph(attribute.G, initializers, transposes, copies);
-                }
-
-                foreach (var subgraph in attribute.Graphs)
-                {
-                    replaced += RewriteGraph(subgraph, initializers, transposes, copies);
+                    transposes[node.Output[0]] = (node, graph);
                 }
             }
 
-            // MatMulInteger(A, B, a_zero_point, b_zero_point) and DynamicQuantizeMatMul(A, B, b_scale, b_zero_point):
-            // the weight's zero point is the fourth input of both.
-            if (!(node.OpType == "MatMulInteger" && node.Domain.Length == 0 || node.OpType == "DynamicQuantizeMatMul" && node.Domain == "com.microsoft")
-                || node.Input.Count < 4
-                || !initializers.TryGetValue(node.Input[3], out var zeroPoint) || zeroPoint.Tensor.DataType != UInt8)
+            var replaced = 0;
+            foreach (var node in graph.Node)
             {
-                continue;
+                foreach (var attribute in node.Attribute)
+                {
+                    if (attribute.G is not null)
+                    {
+                        replaced += Graph(attribute.G, initializers, transposes);
+                    }
+
+                    foreach (var subgraph in attribute.Graphs)
+                    {
+                        replaced += Graph(subgraph, initializers, transposes);
+                    }
+                }
+
+                // MatMulInteger(A, B, a_zero_point, b_zero_point) and DynamicQuantizeMatMul(A, B, b_scale, b_zero_point):
+                // the weight's zero point is the fourth input of both.
+                if (!(node.OpType == "MatMulInteger" && node.Domain.Length == 0 || node.OpType == "DynamicQuantizeMatMul" && node.Domain == "com.microsoft")
+                    || node.Input.Count < 4
+                    || !initializers.TryGetValue(node.Input[3], out var zeroPoint) || zeroPoint.Tensor.DataType != UInt8)
+                {
+                    continue;
+                }
+
+                if (initializers.TryGetValue(node.Input[1], out var weight) && weight.Tensor.DataType == UInt8 && weight.Tensor.Dims.Count == 2)
+                {
+                    node.Input[1] = Copy(weight, transposed: false);
+                }
+                else if (transposes.TryGetValue(node.Input[1], out var transpose)
+                    && initializers.TryGetValue(transpose.Node.Input[0], out var source) && source.Tensor.DataType == UInt8)
+                {
+                    node.Input[1] = Copy(source, transposed: true);
+                    _transposes.Add(transpose);
+                }
+                else
+                {
+                    continue;
+                }
+
+                node.Input[3] = Copy(zeroPoint, transposed: false);
+                replaced++;
             }
 
-            if (initializers.TryGetValue(node.Input[1], out var weight) && weight.Tensor.DataType == UInt8 && weight.Tensor.Dims.Count == 2)
-            {
-                node.Input[1] = Int8Copy(weight.Tensor, weight.Owner, transposed: false, copies);
-            }
-            else if (transposes.TryGetValue(node.Input[1], out var transpose)
-                && initializers.TryGetValue(transpose.Node.Input[0], out var source) && source.Tensor.DataType == UInt8)
-            {
-                node.Input[1] = Int8Copy(source.Tensor, source.Owner, transposed: true, copies);
-            }
-            else
-            {
-                continue;
-            }
-
-            node.Input[3] = Int8Copy(zeroPoint.Tensor, zeroPoint.Owner, transposed: false, copies);
-            replaced++;
+            return replaced;
         }
 
-        return replaced;
-    }
-
-    /// <summary>The name of an int8 copy of <paramref name="tensor"/> (added beside it once), transposed if asked.</summary>
-    private static string Int8Copy(Tensor tensor, Proto.Graph owner, bool transposed, Dictionary<string, string> copies)
-    {
-        var key = $"{tensor.Name}\n{transposed}";
-        if (copies.TryGetValue(key, out var name))
+        /// <summary>The name of an int8 copy of <paramref name="original"/> (added beside it once), transposed if asked.</summary>
+        private string Copy((Tensor Tensor, Proto.Graph Owner) original, bool transposed)
         {
-            return name;
+            var tensor = original.Tensor;
+            if (_copies.TryGetValue((tensor.Name, transposed), out var name))
+            {
+                return name;
+            }
+
+            var values = tensor.RawData.Length > 0 ? tensor.RawData.ToByteArray() : tensor.Int32Data.Select(v => (byte)v).ToArray();
+            var shifted = new byte[values.Length];
+            long rows = transposed ? tensor.Dims[0] : 1;
+            var columns = transposed ? tensor.Dims[1] : values.Length;
+            for (long r = 0; r < rows; r++)
+            {
+                for (long c = 0; c < columns; c++)
+                {
+                    // Transposed: element (r, c) of the [rows, columns] source goes to (c, r).
+                    var at = (r * columns) + c;
+                    shifted[transposed ? (c * rows) + r : at] = unchecked((byte)(sbyte)(values[at] - 128));
+                }
+            }
+
+            var copy = new Tensor
+            {
+                Name = tensor.Name + (transposed ? "_int8_transposed" : "_int8"),
+                DataType = Int8,
+                RawData = ByteString.CopyFrom(shifted),
+            };
+            copy.Dims.AddRange(transposed ? [tensor.Dims[1], tensor.Dims[0]] : tensor.Dims);
+            original.Owner.Initializer.Add(copy);
+            _copies[(tensor.Name, transposed)] = copy.Name;
+            _originals.Add(original);
+            return copy.Name;
         }
 
-        var values = tensor.RawData.Length > 0 ? tensor.RawData.ToByteArray() : tensor.Int32Data.Select(v => (byte)v).ToArray();
-        var shifted = new byte[values.Length];
-        long rows = transposed ? tensor.Dims[0] : 1;
-        var columns = transposed ? tensor.Dims[1] : values.Length;
-        for (long r = 0; r < rows; r++)
+        /// <summary>
+        /// Removes the transposes that the copies bypass and the uint8 originals they replace, each from the graph that
+        /// holds it, where nothing reads it any more (the token embedding stays for its lookup).
+        /// </summary>
+        public void RemoveUnread(Proto.Graph model)
         {
-            for (long c = 0; c < columns; c++)
+            var read = Read(model);
+            foreach (var (node, owner) in _transposes)
             {
-                // Transposed: element (r, c) of the [rows, columns] source goes to (c, r).
-                var at = (r * columns) + c;
-                shifted[transposed ? (c * rows) + r : at] = unchecked((byte)(sbyte)(values[at] - 128));
+                var name = node.Output[0];
+                if (!read.Contains(name) && !owner.Output.Any(o => o.Name == name))
+                {
+                    owner.Node.Remove(node);
+                }
+            }
+
+            read = Read(model);
+            foreach (var (tensor, owner) in _originals)
+            {
+                var name = tensor.Name;
+                if (!read.Contains(name) && !owner.Output.Any(o => o.Name == name))
+                {
+                    owner.Initializer.Remove(tensor);
+                }
             }
         }
 
-        var copy = new Tensor
+        /// <summary>Every name that the model's outputs or any node (nested graphs included) reads.</summary>
+        private static HashSet<string> Read(Proto.Graph model)
         {
-            Name = tensor.Name + (transposed ? "_int8_transposed" : "_int8"),
-            DataType = Int8,
-            RawData = ByteString.CopyFrom(shifted),
-        };
-        copy.Dims.AddRange(transposed ? [tensor.Dims[1], tensor.Dims[0]] : tensor.Dims);
-        owner.Initializer.Add(copy);
-        copies[key] = copy.Name;
-        return copy.Name;
-    }
-
-    /// <summary>Removes the uint8 originals that nothing reads any more, and transposes whose output nothing reads.</summary>
-    private static void RemoveUnread(Proto.Graph graph, HashSet<string> originals)
-    {
-        var read = new HashSet<string>(graph.Output.Select(o => o.Name));
-        QuantizedMatMulRewrite.CollectInputs(graph, read);
-        RemoveUnreadTransposes(graph, read);
-
-        read = new HashSet<string>(graph.Output.Select(o => o.Name));
-        QuantizedMatMulRewrite.CollectInputs(graph, read);
-        RemoveInitializers(graph, originals, read);
-    }
-
-    private static void RemoveUnreadTransposes(Proto.Graph graph, HashSet<string> read)
-    {
-        for (var i = graph.Node.Count - 1; i >= 0; i--)
-        {
-            var node = graph.Node[i];
-            if (node.OpType == "Transpose" && node.Output.Count == 1 && !read.Contains(node.Output[0]) && !graph.Output.Any(o => o.Name == node.Output[0]))
-            {
-                graph.Node.RemoveAt(i);
-            }
-        }
-
-        foreach (var subgraph in graph.Node.SelectMany(n => n.Attribute).SelectMany(a => a.G is null ? a.Graphs : a.Graphs.Append(a.G)))
-        {
-            RemoveUnreadTransposes(subgraph, read);
-        }
-    }
-
-    private static void RemoveInitializers(Proto.Graph graph, HashSet<string> names, HashSet<string> read)
-    {
-        for (var i = graph.Initializer.Count - 1; i >= 0; i--)
-        {
-            if (names.Contains(graph.Initializer[i].Name) && !read.Contains(graph.Initializer[i].Name))
-            {
-                graph.Initializer.RemoveAt(i);
-            }
-        }
-
-        foreach (var subgraph in graph.Node.SelectMany(n => n.Attribute).SelectMany(a => a.G is null ? a.Graphs : a.Graphs.Append(a.G)))
-        {
-            RemoveInitializers(subgraph, names, read);
+            var read = new HashSet<string>(model.Output.Select(o => o.Name));
+            QuantizedMatMulRewrite.CollectInputs(model, read);
+            return read;
         }
     }
 
