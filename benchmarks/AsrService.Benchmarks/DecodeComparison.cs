@@ -133,19 +133,9 @@ internal static class DecodeComparison
         }
 
         // The switch is read when the sessions are created; both recognizers create theirs when they load.
-        var recognizers = new MoonshineRecognizer[2];
-        try
-        {
-            RewrittenModelFile.Int8Weights = true;
-            recognizers[0] = OnnxSpeechModels.LoadRecognizer(model, new InferenceOptions(), new ModelCache());
-            RewrittenModelFile.Int8Weights = false;
-            recognizers[1] = OnnxSpeechModels.LoadRecognizer(model, new InferenceOptions(), new ModelCache());
-        }
-        finally
-        {
-            RewrittenModelFile.Int8Weights = Int8WeightRewrite.ExactOnThisCpu;
-        }
-
+        var int8 = RewrittenModelFile.WithInt8Weights(true, () => OnnxSpeechModels.LoadRecognizer(model, new InferenceOptions(), new ModelCache()));
+        var exported = RewrittenModelFile.WithInt8Weights(false, () => OnnxSpeechModels.LoadRecognizer(model, new InferenceOptions(), new ModelCache()));
+        MoonshineRecognizer[] recognizers = [int8, exported];
         return (recognizers, ["int8 weights", "weights as exported"]);
     }
 

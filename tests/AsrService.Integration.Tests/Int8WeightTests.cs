@@ -85,49 +85,27 @@ public sealed class Int8WeightTests(ModelFixture models, ITestOutputHelper outpu
         foreach (var name in new[] { "tiny", "base" })
         {
             // The switch is read when sessions are created, and both recognizers create theirs as they load.
-            MoonshineRecognizer int8, exported;
-            try
-            {
-                RewrittenModelFile.Int8Weights = true;
-                int8 = OnnxSpeechModels.LoadRecognizer(name, new InferenceOptions { IntraOpThreads = 1 }, models.Cache);
-                RewrittenModelFile.Int8Weights = false;
-                exported = OnnxSpeechModels.LoadRecognizer(name, new InferenceOptions { IntraOpThreads = 1 }, models.Cache);
-            }
-            finally
-            {
-                RewrittenModelFile.Int8Weights = Int8WeightRewrite.ExactOnThisCpu;
-            }
-
+            var options = new InferenceOptions { IntraOpThreads = 1 };
+            var int8 = RewrittenModelFile.WithInt8Weights(true, () => OnnxSpeechModels.LoadRecognizer(name, options, models.Cache));
+            var exported = RewrittenModelFile.WithInt8Weights(false, () => OnnxSpeechModels.LoadRecognizer(name, options, models.Cache));
             using (int8)
             using (exported)
             using (var expectedSession = exported.CreateSession())
             using (var actualSession = int8.CreateSession())
             {
-                foreach (var file in TestData.Wavs("librispeech-test-other-dev").Take(6))
-                {
-                    var samples = TestData.Read(file);
-                    var expected = expectedSession.Recognize(samples);
-                    var actual = actualSession.Recognize(samples);
-                    Assert.Equal(expected.TokenIds, actual.TokenIds);
-                    Assert.Equal(expected.Confidence, actual.Confidence);
-                    output.WriteLine($"{name} {Path.GetFileName(file)}: {actual.TokenIds.Count} tokens, confidence {actual.Confidence:R}");
-                }
+                SameDecodes.Assert(expectedSession, actualSession, TestData.Wavs("librispeech-test-other-dev").Take(6), output, $"{name} ");
             }
 
             // The int8 copies are cached beside the originals, the encoder's too, and no uint8 weight is left in them.
             var files = models.Cache.Ensure(models.Cache.Manifest.Get(name));
-            RewrittenModelFile.Int8Weights = true;
-            try
+            var cachedCopies = RewrittenModelFile.WithInt8Weights(true, () => new[]
             {
-                foreach (var cached in new[] { RewrittenModelFile.CachedPathFor(files["encoder"]), RewrittenModelFile.CachedPathFor(files["decoder"]), RewrittenModelFile.CachedSoloStepPathFor(files["decoder"]) })
-                {
-                    Assert.EndsWith("-int8.onnx", cached);
-                    Assert.Equal(0, Int8WeightRewrite.Apply(Model.Parser.ParseFrom(File.ReadAllBytes(cached))));
-                }
-            }
-            finally
+                RewrittenModelFile.CachedPathFor(files["encoder"]), RewrittenModelFile.CachedPathFor(files["decoder"]), RewrittenModelFile.CachedSoloStepPathFor(files["decoder"]),
+            });
+            foreach (var cached in cachedCopies)
             {
-                RewrittenModelFile.Int8Weights = Int8WeightRewrite.ExactOnThisCpu;
+                Assert.EndsWith("-int8.onnx", cached);
+                Assert.Equal(0, Int8WeightRewrite.Apply(Model.Parser.ParseFrom(File.ReadAllBytes(cached))));
             }
         }
     }

@@ -45,6 +45,24 @@ internal sealed class RewrittenModelFile
     /// </summary>
     internal static bool Int8Weights { get; set; } = Int8WeightRewrite.ExactOnThisCpu;
 
+    /// <summary>
+    /// Runs <paramref name="create"/> with <see cref="Int8Weights"/> set to <paramref name="on"/> and puts it back after,
+    /// for tests and benchmarks that load both kinds side by side.
+    /// </summary>
+    internal static T WithInt8Weights<T>(bool on, Func<T> create)
+    {
+        var before = Int8Weights;
+        Int8Weights = on;
+        try
+        {
+            return create();
+        }
+        finally
+        {
+            Int8Weights = before;
+        }
+    }
+
     private static string Variant => Int8Weights ? "-int8" : "";
 
     public static string CachedPathFor(string path) =>
